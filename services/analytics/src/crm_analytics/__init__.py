@@ -1,0 +1,1 @@
+"""CRM analytics service (not built yet)."""

@@ -1,0 +1,1 @@
+"""CRM campaigns service (not built yet)."""

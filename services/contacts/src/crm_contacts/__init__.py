@@ -1,0 +1,1 @@
+"""CRM contacts service: people, companies, roles, consent ledger, interactions, GDPR."""

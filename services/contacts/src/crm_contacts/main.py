@@ -1,0 +1,39 @@
+"""The contacts service: its FastAPI app and its spec for the chassis (entry point)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import FastAPI
+
+from crm_contacts.companies.router import router as companies
+from crm_contacts.consents.router import router as consents
+from crm_contacts.gdpr.router import router as gdpr
+from crm_contacts.handlers import SUBSCRIPTION
+from crm_contacts.interactions.router import router as interactions
+from crm_contacts.ownership.router import router as ownership
+from crm_contacts.people.router import router as people
+from crm_shared.service import ServiceSpec
+from crm_shared.settings import ServiceSettings
+from crm_shared.web import create_service_app
+
+DESCRIPTION = """People and companies (with their hierarchy and the roles people hold in them),
+the consent ledger, preferences, ownership, notes and interactions, and GDPR access and
+erasure. Every change is published to `crm.contacts.v1`."""
+
+
+def create_app(settings: ServiceSettings) -> FastAPI:
+    return create_service_app(
+        settings, title="CRM contacts", description=DESCRIPTION,
+        routers=[people, companies, consents, interactions, gdpr, ownership],
+    )
+
+
+spec = ServiceSpec(
+    name="contacts",
+    port=8001,
+    title="CRM contacts",
+    create_app=create_app,
+    migrations=Path(__file__).parent / "migrations",
+    subscription=SUBSCRIPTION,
+)

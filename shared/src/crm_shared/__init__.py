@@ -1,0 +1,1 @@
+"""The CRM chassis: what every service needs and no service owns."""

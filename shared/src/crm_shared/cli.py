@@ -1,0 +1,183 @@
+"""`crm`: one command line for running, migrating and poking at the services."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import threading
+from pathlib import Path
+from typing import Annotated
+
+import orjson
+import typer
+
+from crm_shared import apidocs
+from crm_shared.auth import mint_token
+from crm_shared.events.catalog import TOPICS, dlq_topic
+from crm_shared.migrations import alembic_config
+from crm_shared.service import ServiceSpec, get_service, load_services
+
+app = typer.Typer(help="CRM backend command line.", no_args_is_help=True)
+events = typer.Typer(help="Look at the event stream.", no_args_is_help=True)
+topics = typer.Typer(help="Kafka topics of the event catalog.", no_args_is_help=True)
+docs = typer.Typer(help="OpenAPI / AsyncAPI documents kept in the repository.",
+                   no_args_is_help=True)
+app.add_typer(events, name="events")
+app.add_typer(topics, name="topics")
+app.add_typer(docs, name="docs")
+
+PROCESSES = ("api", "relay", "consumer", "worker")
+
+
+def _services(name: str | None) -> list[ServiceSpec]:
+    try:
+        return [get_service(name)] if name else load_services()
+    except KeyError as exc:
+        raise typer.BadParameter(str(exc)) from exc
+
+
+@app.command()
+def run(
+    service: Annotated[str, typer.Argument(help="contacts, opportunities, ...")],
+    process: Annotated[str, typer.Argument(help="api | relay | consumer | worker (relay+consumer)")],
+) -> None:
+    """Run one process of a service in the foreground."""
+    if process not in PROCESSES:
+        raise typer.BadParameter(f"process must be one of {', '.join(PROCESSES)}")
+    spec = _services(service)[0]
+    settings = spec.settings()
+    if process == "api":
+        import uvicorn
+
+        uvicorn.run(spec.create_app(settings), host=settings.host, port=settings.port,
+                    loop="uvloop", http="httptools", access_log=False, log_config=None)
+        return
+    from crm_shared.worker import run_workers
+
+    asyncio.run(run_workers(spec, settings, relay=process in {"relay", "worker"},
+                            consumer=process in {"consumer", "worker"}))
+
+
+@app.command()
+def migrate(service: Annotated[str | None, typer.Argument()] = None,
+            revision: str = "head") -> None:
+    """Apply database migrations (as the owner role) for one service or all."""
+    from alembic import command
+
+    for spec in _services(service):
+        settings = spec.settings()
+        typer.echo(f"migrating {spec.name} -> {revision}")
+        command.upgrade(alembic_config(spec.migrations, settings.migration_database_url,
+                                       settings.app_role), revision)
+
+
+@topics.command("ensure")
+def topics_ensure(
+    partitions: Annotated[int, typer.Option(envvar="CRM_TOPIC_PARTITIONS")] = 6,
+    replication: Annotated[int, typer.Option(envvar="CRM_TOPIC_REPLICATION")] = 1,
+) -> None:
+    """Create every catalog topic and its DLQ if missing."""
+    from crm_shared.kafka import ensure_topics
+
+    settings = load_services()[0].settings()
+    wanted = [name for topic in TOPICS for name in (topic, dlq_topic(topic))]
+    created = asyncio.run(ensure_topics(settings, wanted, partitions=partitions,
+                                        replication=replication))
+    typer.echo(f"topics: {len(wanted)} wanted, created {created or 'none'}")
+
+
+@app.command()
+def token(
+    tenant: Annotated[str, typer.Option(help="tenant id (tid claim)")],
+    roles: Annotated[str, typer.Option(help="comma-separated roles")] = "admin",
+    sub: Annotated[str, typer.Option(help="user id (sub claim)")] = "dev-user",
+    ttl: Annotated[int, typer.Option(help="lifetime in seconds")] = 3600,
+) -> None:
+    """Print a dev JWT signed with the configured HS256 secret."""
+    settings = load_services()[0].settings()
+    typer.echo(mint_token(settings, tenant=tenant, roles=roles.split(","), sub=sub, ttl_s=ttl))
+
+
+@events.command("tail")
+def events_tail(
+    topic: str,
+    from_beginning: Annotated[bool, typer.Option("--from-beginning")] = False,
+    limit: Annotated[int, typer.Option(help="stop after N events (0 = never)")] = 0,
+) -> None:
+    """Print CloudEvents from TOPIC as they arrive (one JSON object per line)."""
+    asyncio.run(_tail(topic, from_beginning, limit))
+
+
+async def _tail(topic: str, from_beginning: bool, limit: int) -> None:
+    from crm_shared.kafka import new_consumer
+
+    settings = load_services()[0].settings()
+    consumer = new_consumer(settings, topic, group_id=None,
+                            auto_offset_reset="earliest" if from_beginning else "latest")
+    await consumer.start()
+    seen = 0
+    try:
+        async for record in consumer:
+            headers = {k: v.decode(errors="replace") for k, v in record.headers}
+            line = {"partition": record.partition, "offset": record.offset,
+                    "key": record.key.decode() if record.key else None, "headers": headers,
+                    "data": orjson.loads(record.value) if record.value else None}
+            typer.echo(orjson.dumps(line).decode())
+            seen += 1
+            if limit and seen >= limit:
+                break
+    finally:
+        await consumer.stop()
+
+
+@docs.command("export")
+def docs_export(root: Path = Path(".")) -> None:
+    """Write docs/openapi/<service>.json and docs/asyncapi.json from the code."""
+    for path in apidocs.export(root):
+        typer.echo(f"wrote {path}")
+
+
+@app.command()
+def dev(service: Annotated[str | None, typer.Argument()] = None) -> None:
+    """Run every service's API and workers, logs to this terminal; Ctrl-C stops them all."""
+    children: list[tuple[str, subprocess.Popen[bytes]]] = []
+    for spec in _services(service):
+        for process in ("api", "worker"):
+            env = os.environ | {f"{spec.name.upper()}_WORKER_HTTP_PORT": str(spec.port + 1000)}
+            proc = subprocess.Popen([sys.argv[0], "run", spec.name, process], env=env,
+                                    stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+            children.append((f"{spec.name}-{process}", proc))
+            threading.Thread(target=_pump, args=(f"{spec.name}-{process}", proc),
+                             daemon=True).start()
+            typer.echo(f"started {spec.name} {process} (pid {proc.pid})")
+    for spec in _services(service):
+        typer.echo(f"{spec.name}: http://127.0.0.1:{spec.port}/docs")
+    try:
+        while all(p.poll() is None for _, p in children):
+            signal.sigtimedwait([signal.SIGCHLD], 1.0)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        for _, proc in children:
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+        for name, proc in children:
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+            typer.echo(f"{name} exited ({proc.returncode})")
+
+
+def _pump(name: str, proc: subprocess.Popen[bytes]) -> None:
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        sys.stdout.write(f"{name:24} | {line.decode(errors='replace')}")
+        sys.stdout.flush()
+
+
+if __name__ == "__main__":
+    app()

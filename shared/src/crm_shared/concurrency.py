@@ -1,0 +1,34 @@
+"""Optimistic concurrency over HTTP: `ETag` on reads, `If-Match` required on writes."""
+
+from __future__ import annotations
+
+from fastapi import Request, Response
+
+from crm_shared.errors import PreconditionFailed, PreconditionRequired
+
+
+def etag(version: int) -> str:
+    return f'"{version}"'
+
+
+def set_etag(response: Response, version: int) -> None:
+    response.headers["ETag"] = etag(version)
+
+
+def if_match_version(request: Request) -> int:
+    """The version the client based its change on; 428 if absent, 412 if unreadable."""
+    header = request.headers.get("if-match")
+    if header is None:
+        raise PreconditionRequired("Send If-Match with the ETag you read.")
+    value = header.strip().removeprefix("W/").strip('"')
+    if not value.isdigit():
+        raise PreconditionFailed("If-Match does not name a version of this resource.")
+    return int(value)
+
+
+def check_version(current: int, expected: int) -> None:
+    if current != expected:
+        raise PreconditionFailed(
+            f"The resource is at version {current}, not {expected}.",
+            headers={"ETag": etag(current)},
+        )

@@ -1,0 +1,209 @@
+"""Kafka consumer runner with exactly-once effect on the service's database.
+
+For each partition batch: one transaction records every event id in the inbox (a duplicate is
+skipped) and runs the handlers; offsets are committed only after that transaction commits. If
+the batch fails, it is replayed message by message with bounded retries; a message that still
+fails (or cannot be parsed) goes to `<topic>.dlq` with the error in its headers, and the
+partition moves on. Unknown event types are counted and skipped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
+from aiokafka.abc import ConsumerRebalanceListener
+from aiokafka.errors import CommitFailedError, KafkaError
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from crm_shared.events.catalog import dlq_topic
+from crm_shared.events.envelope import InboundEvent, MalformedEvent
+from crm_shared.kafka import new_consumer, new_producer
+from crm_shared.metrics import CONSUMER_LAG, CONSUMER_PROCESSED, DLQ_MESSAGES
+from crm_shared.settings import ServiceSettings
+from crm_shared.uow import UnitOfWork
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[UnitOfWork, InboundEvent], Awaitable[None]]
+INBOX_CLAIM = text(
+    "INSERT INTO inbox (consumer, event_id, topic) VALUES (:consumer, :event_id, :topic) "
+    "ON CONFLICT DO NOTHING RETURNING 1"
+)
+
+
+@dataclass(frozen=True)
+class Subscription:
+    """What one service consumes: handlers by (topic, CloudEvents type)."""
+
+    handlers: Mapping[tuple[str, str], Handler] = field(default_factory=dict)
+
+    @property
+    def topics(self) -> tuple[str, ...]:
+        return tuple(sorted({topic for topic, _ in self.handlers}))
+
+
+class _Outcome(Exception):
+    """A message that must go to the DLQ."""
+
+
+class _RevokeGuard(ConsumerRebalanceListener):  # type: ignore[misc]
+    """Hold a rebalance until the batch in flight is committed (or abandoned)."""
+
+    def __init__(self, lock: asyncio.Lock) -> None:
+        self.lock = lock
+
+    async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
+        async with self.lock:
+            pass
+
+    async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
+        log.info("assigned partitions: %s", sorted(f"{tp.topic}:{tp.partition}" for tp in assigned))
+
+
+class ConsumerRunner:
+    def __init__(
+        self,
+        settings: ServiceSettings,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        subscription: Subscription,
+        *,
+        max_records: int = 500,
+    ) -> None:
+        self.settings = settings
+        self.sessionmaker = sessionmaker
+        self.subscription = subscription
+        self.group = settings.consumer_group
+        self.max_records = max_records
+        self._lock = asyncio.Lock()
+        self._stopping = asyncio.Event()
+        self.consumer: AIOKafkaConsumer | None = None
+        self.producer: AIOKafkaProducer | None = None
+
+    def stop(self) -> None:
+        self._stopping.set()
+
+    async def run(self) -> None:
+        while not self._stopping.is_set():
+            try:
+                await self._run_session()
+            except (KafkaError, OSError) as exc:
+                log.warning("consumer lost the broker (%s); reconnecting", exc)
+                await asyncio.sleep(2)
+
+    async def _run_session(self) -> None:
+        consumer = new_consumer(self.settings)
+        producer = new_producer(self.settings)
+        consumer.subscribe(list(self.subscription.topics), listener=_RevokeGuard(self._lock))
+        await producer.start()
+        try:
+            await consumer.start()
+            self.consumer, self.producer = consumer, producer
+            while not self._stopping.is_set():
+                batches = await consumer.getmany(timeout_ms=500, max_records=self.max_records)
+                async with self._lock:
+                    for tp, records in batches.items():
+                        await self._process_partition(tp, records)
+                        await self._commit(consumer, tp, records[-1].offset + 1)
+                await self._record_lag(consumer)
+        finally:
+            await consumer.stop()
+            await producer.stop()
+
+    async def _commit(self, consumer: AIOKafkaConsumer, tp: TopicPartition, offset: int) -> None:
+        try:
+            await consumer.commit({tp: offset})
+        except CommitFailedError:
+            # Partition moved during a rebalance; the new owner re-reads and the inbox dedupes.
+            log.info("commit for %s lost to a rebalance", tp)
+
+    async def _record_lag(self, consumer: AIOKafkaConsumer) -> None:
+        for tp in consumer.assignment():
+            end = consumer.highwater(tp)
+            if end is not None:
+                lag = max(end - await consumer.position(tp), 0)
+                CONSUMER_LAG.labels(self.group, tp.topic, str(tp.partition)).set(lag)
+
+    # --- processing ------------------------------------------------------------------------
+
+    async def _process_partition(self, tp: TopicPartition, records: list[ConsumerRecord]) -> None:
+        try:
+            await self._apply(records)
+            return
+        except Exception as exc:
+            log.info("batch of %d on %s failed (%s); retrying one by one", len(records), tp, exc)
+        for record in records:
+            await self._process_one(record)
+
+    async def _process_one(self, record: ConsumerRecord) -> None:
+        attempts, error = 0, None
+        while attempts <= self.settings.consumer_max_retries:
+            attempts += 1
+            try:
+                await self._apply([record])
+                return
+            except _Outcome as exc:
+                error = exc.__cause__ or exc
+                break  # not retryable
+            except Exception as exc:
+                error = exc
+                await asyncio.sleep(self.settings.consumer_retry_backoff_s * attempts)
+        assert error is not None
+        await self._to_dlq(record, error, attempts)
+
+    async def _apply(self, records: list[ConsumerRecord]) -> None:
+        """Apply records in one transaction; raises if any handler fails."""
+        events = [self._parse(r) for r in records]
+        async with UnitOfWork(
+            self.sessionmaker, tenant_id=events[0].tenant_id, actor=None,
+            source=self.settings.source,
+        ) as uow:
+            outcomes = [await self._handle(uow, event) for event in events]
+        for event, outcome in zip(events, outcomes, strict=True):
+            CONSUMER_PROCESSED.labels(self.group, event.topic, outcome).inc()
+
+    def _parse(self, record: ConsumerRecord) -> InboundEvent:
+        try:
+            return InboundEvent.from_record(
+                topic=record.topic, partition=record.partition, offset=record.offset,
+                key=record.key, value=record.value, headers=record.headers,
+            )
+        except MalformedEvent as exc:
+            raise _Outcome() from exc
+
+    async def _handle(self, uow: UnitOfWork, event: InboundEvent) -> str:
+        handler = self.subscription.handlers.get((event.topic, event.type))
+        if handler is None:
+            return "unknown_type"
+        claimed = await uow.session.execute(
+            INBOX_CLAIM, {"consumer": self.group, "event_id": event.id, "topic": event.topic}
+        )
+        if claimed.first() is None:
+            return "duplicate"
+        await uow.switch_tenant(event.tenant_id)
+        await handler(uow, event)
+        return "processed"
+
+    async def _to_dlq(self, record: ConsumerRecord, error: BaseException, attempts: int) -> None:
+        assert self.producer is not None
+        headers = [
+            *list(record.headers),
+            ("x-error-type", type(error).__name__.encode()),
+            ("x-error-message", str(error)[:1000].encode()),
+            ("x-original-topic", record.topic.encode()),
+            ("x-original-partition", str(record.partition).encode()),
+            ("x-original-offset", str(record.offset).encode()),
+            ("x-consumer-group", self.group.encode()),
+            ("x-attempts", str(attempts).encode()),
+        ]
+        await self.producer.send_and_wait(
+            dlq_topic(record.topic), value=record.value, key=record.key, headers=headers
+        )
+        DLQ_MESSAGES.labels(self.group, record.topic).inc()
+        CONSUMER_PROCESSED.labels(self.group, record.topic, "dead_lettered").inc()
+        log.error("sent %s:%s@%s to the DLQ after %d attempt(s): %s",
+                  record.topic, record.partition, record.offset, attempts, error)

@@ -1,0 +1,1 @@
+"""The published language: CloudEvents envelope and the event catalog."""

@@ -1,0 +1,96 @@
+"""Alembic support shared by every service: the async env runner and DDL helpers.
+
+Migrations run as the owner role. The application role gets DML only, explicitly per table, and
+every tenant table gets a forced row-level-security policy keyed on `app.tenant_id`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from alembic import command, context, op
+from alembic.config import Config
+from sqlalchemy import MetaData, pool
+from sqlalchemy.engine import Connection
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from crm_shared.outbox import CHASSIS_DDL
+
+APP_ROLE_OPTION = "app_role"
+DML = "SELECT, INSERT, UPDATE, DELETE"
+
+
+def app_role() -> str:
+    return context.config.get_main_option(APP_ROLE_OPTION) or "crm_app"
+
+
+def grant_to_app(table: str, privileges: str = DML) -> None:
+    op.execute(f'GRANT {privileges} ON TABLE {table} TO "{app_role()}"')
+
+
+def enable_tenant_isolation(table: str) -> None:
+    """Rows of `table` are visible and writable only inside their tenant's transactions."""
+    op.execute(f"ALTER TABLE {table} ENABLE ROW LEVEL SECURITY")
+    op.execute(f"ALTER TABLE {table} FORCE ROW LEVEL SECURITY")
+    op.execute(
+        f"CREATE POLICY tenant_isolation ON {table} "
+        "USING (tenant_id = current_setting('app.tenant_id', true)) "
+        "WITH CHECK (tenant_id = current_setting('app.tenant_id', true))"
+    )
+
+
+def tenant_table(table: str, privileges: str = DML) -> None:
+    grant_to_app(table, privileges)
+    enable_tenant_isolation(table)
+
+
+def create_chassis_tables() -> None:
+    op.execute("CREATE EXTENSION IF NOT EXISTS pg_trgm")
+    for statement in CHASSIS_DDL:
+        op.execute(statement)
+    # The relay and /metrics read the outbox across tenants, so it is not tenant-scoped;
+    # published rows are purged after a short retention (see the relay).
+    grant_to_app("outbox", "SELECT, INSERT, UPDATE, DELETE")
+    grant_to_app("inbox", "SELECT, INSERT, DELETE")
+    tenant_table("idempotency_keys", "SELECT, INSERT")
+
+
+def drop_chassis_tables() -> None:
+    for table in ("idempotency_keys", "inbox", "outbox"):
+        op.execute(f"DROP TABLE IF EXISTS {table}")
+    op.execute("DROP FUNCTION IF EXISTS outbox_notify()")
+
+
+# --- running Alembic ------------------------------------------------------------------------
+
+
+def run_env(target_metadata: MetaData) -> None:
+    """Body of every service's `migrations/env.py` (online mode, async engine)."""
+    url = context.config.get_main_option("sqlalchemy.url")
+    assert url, "sqlalchemy.url is set by crm_shared.migrations.alembic_config"
+
+    def migrate(connection: Connection) -> None:
+        context.configure(connection=connection, target_metadata=target_metadata)
+        with context.begin_transaction():
+            context.run_migrations()
+
+    async def run() -> None:
+        engine = create_async_engine(url, poolclass=pool.NullPool)
+        async with engine.connect() as connection:
+            await connection.run_sync(migrate)
+        await engine.dispose()
+
+    asyncio.run(run())
+
+
+def alembic_config(migrations_dir: Path, url: str, app_role_name: str = "crm_app") -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(migrations_dir))
+    config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    config.set_main_option(APP_ROLE_OPTION, app_role_name)
+    return config
+
+
+def upgrade(migrations_dir: Path, url: str, revision: str = "head") -> None:
+    command.upgrade(alembic_config(migrations_dir, url), revision)

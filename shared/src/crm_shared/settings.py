@@ -1,0 +1,74 @@
+"""Service settings: one pydantic-settings class, read with a per-service environment prefix.
+
+`CONTACTS_DATABASE_URL`, `TICKETS_KAFKA_BOOTSTRAP_SERVERS`, ... Defaults fit the local
+infrastructure that `make infra-up` starts, so a fresh checkout runs without any configuration.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+LOCAL_PG = "postgresql+asyncpg://{role}:{role}@127.0.0.1:5432/crm_{service}"
+DEV_JWT_SECRET = "dev-only-secret-change-me-0123456789abcdef"  # >= 32 bytes for HS256
+
+
+class ServiceSettings(BaseSettings):
+    model_config = SettingsConfigDict(extra="ignore", frozen=True)
+
+    service: str
+    port: int
+    host: str = "127.0.0.1"
+    app_role: str = "crm_app"
+    database_url: str = ""
+    migration_database_url: str = ""
+    db_pool_size: int = 10
+    db_max_overflow: int = 10
+
+    kafka_bootstrap_servers: str = "127.0.0.1:9092"
+    kafka_security_protocol: str = "PLAINTEXT"
+    kafka_sasl_mechanism: str | None = None
+    kafka_sasl_username: str | None = None
+    kafka_sasl_password: str | None = None
+    kafka_ssl_cafile: str | None = None
+
+    jwt_secret: str | None = DEV_JWT_SECRET
+    jwks_url: str | None = None
+    jwt_issuer: str | None = None
+    jwt_audience: str | None = None
+
+    log_level: str = "INFO"
+    worker_http_port: int = 9000
+    relay_batch_size: int = 500
+    relay_poll_interval_s: float = 1.0
+    consumer_max_retries: int = 3
+    consumer_retry_backoff_s: float = 0.2
+    outbox_retention_s: int = 3600
+
+    @model_validator(mode="before")
+    @classmethod
+    def _local_database_defaults(cls, values: dict[str, Any]) -> dict[str, Any]:
+        service = values.get("service", "")
+        if not values.get("database_url"):
+            values["database_url"] = LOCAL_PG.format(role="crm_app", service=service)
+        if not values.get("migration_database_url"):
+            values["migration_database_url"] = LOCAL_PG.format(role="crm_owner", service=service)
+        return values
+
+    @property
+    def source(self) -> str:
+        """CloudEvents `source` of everything this service publishes."""
+        return f"/crm/{self.service}"
+
+    @property
+    def consumer_group(self) -> str:
+        return f"crm-{self.service}"
+
+
+def load_settings(service: str, port: int, **overrides: Any) -> ServiceSettings:
+    """Settings for `service` from `<SERVICE>_*` environment variables, then `overrides`."""
+    return ServiceSettings(  # type: ignore[call-arg]
+        _env_prefix=f"{service.upper()}_", service=service, port=port, **overrides
+    )
