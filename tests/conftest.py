@@ -27,17 +27,17 @@ from crm_shared.settings import ServiceSettings
 TEST_PG = "postgresql+asyncpg://{role}:{role}@127.0.0.1:5432/crm_{service}_test"
 
 
-def test_settings(service: str, **overrides: Any) -> ServiceSettings:
-    return get_service(service).settings(
-        database_url=os.environ.get(f"TEST_{service.upper()}_DATABASE_URL",
-                                    TEST_PG.format(role="crm_app", service=service)),
-        migration_database_url=os.environ.get(
+def settings_for_tests(service: str, **overrides: Any) -> ServiceSettings:
+    defaults: dict[str, Any] = {
+        "database_url": os.environ.get(f"TEST_{service.upper()}_DATABASE_URL",
+                                       TEST_PG.format(role="crm_app", service=service)),
+        "migration_database_url": os.environ.get(
             f"TEST_{service.upper()}_MIGRATION_DATABASE_URL",
             TEST_PG.format(role="crm_owner", service=service)),
-        relay_poll_interval_s=0.2,
-        consumer_retry_backoff_s=0.05,
-        **overrides,
-    )
+        "relay_poll_interval_s": 0.2,
+        "consumer_retry_backoff_s": 0.05,
+    }
+    return get_service(service).settings(**(defaults | overrides))
 
 
 async def rebuild_database(spec: ServiceSpec, settings: ServiceSettings) -> None:
@@ -57,7 +57,7 @@ async def rebuild_database(spec: ServiceSpec, settings: ServiceSettings) -> None
 
 @pytest.fixture(scope="session")
 def contacts_settings() -> ServiceSettings:
-    return test_settings("contacts")
+    return settings_for_tests("contacts")
 
 
 @pytest.fixture(scope="session")

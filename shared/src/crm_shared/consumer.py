@@ -87,6 +87,10 @@ class ConsumerRunner:
     def stop(self) -> None:
         self._stopping.set()
 
+    @property
+    def assigned(self) -> bool:
+        return self.consumer is not None and bool(self.consumer.assignment())
+
     async def run(self) -> None:
         while not self._stopping.is_set():
             try:

@@ -43,7 +43,7 @@ def new_consumer(settings: ServiceSettings, *topics: str, **overrides: Any) -> A
     options = client_options(settings) | {
         "group_id": settings.consumer_group,
         "enable_auto_commit": False,
-        "auto_offset_reset": "earliest",
+        "auto_offset_reset": settings.kafka_auto_offset_reset,
         "isolation_level": "read_committed",
         "client_id": f"crm-{settings.service}",
     }

@@ -53,7 +53,7 @@ def create_chassis_tables() -> None:
     # published rows are purged after a short retention (see the relay).
     grant_to_app("outbox", "SELECT, INSERT, UPDATE, DELETE")
     grant_to_app("inbox", "SELECT, INSERT, DELETE")
-    tenant_table("idempotency_keys", "SELECT, INSERT")
+    tenant_table("idempotency_keys")
 
 
 def drop_chassis_tables() -> None:

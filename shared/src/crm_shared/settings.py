@@ -33,6 +33,8 @@ class ServiceSettings(BaseSettings):
     kafka_sasl_username: str | None = None
     kafka_sasl_password: str | None = None
     kafka_ssl_cafile: str | None = None
+    kafka_group_id: str | None = None  # default crm-<service>
+    kafka_auto_offset_reset: str = "earliest"  # where a new consumer group starts
 
     jwt_secret: str | None = DEV_JWT_SECRET
     jwks_url: str | None = None
@@ -64,7 +66,7 @@ class ServiceSettings(BaseSettings):
 
     @property
     def consumer_group(self) -> str:
-        return f"crm-{self.service}"
+        return self.kafka_group_id or f"crm-{self.service}"
 
 
 def load_settings(service: str, port: int, **overrides: Any) -> ServiceSettings:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 
 from crm_contacts.consents.schemas import ConsentCreate
-from crm_contacts.consents.service import record_consent
+from crm_contacts.consents.service import already_recorded, record_consent
 from crm_shared.consumer import Handler, Subscription
 from crm_shared.errors import NotFound
 from crm_shared.events.catalog import CampaignConsentWithdrawn
@@ -14,6 +14,8 @@ from crm_shared.uow import UnitOfWork
 
 
 async def apply_consent_withdrawn(uow: UnitOfWork, event: InboundEvent) -> None:
+    if await already_recorded(uow, event.id):
+        return  # replayed under another consumer group (e.g. after a group reset)
     withdrawal = CampaignConsentWithdrawn.model_validate(event.data)
     data = ConsentCreate(channel=withdrawal.channel, purpose=withdrawal.purpose,
                          status="withdrawn", source=f"campaigns:{withdrawal.source}"[:100],

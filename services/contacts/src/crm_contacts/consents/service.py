@@ -33,6 +33,11 @@ async def record_consent(uow: UnitOfWork, person_id: uuid.UUID, data: ConsentCre
     return entry
 
 
+async def already_recorded(uow: UnitOfWork, source_event_id: str) -> bool:
+    query = select(ConsentEntry.id).where(ConsentEntry.source_event_id == source_event_id)
+    return await uow.session.scalar(query) is not None
+
+
 async def ledger(uow: UnitOfWork, person_id: uuid.UUID) -> list[ConsentEntry]:
     query = (select(ConsentEntry).where(ConsentEntry.person_id == person_id)
              .order_by(ConsentEntry.captured_at, ConsentEntry.recorded_at))

@@ -5,7 +5,7 @@ from collections.abc import Sequence
 from datetime import datetime, time
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from crm_shared.validation import (
     Attributes, CountryCode, Email, LanguageTag, Name, Phone, ShortText, StrictModel, Tags,
@@ -85,15 +85,21 @@ class PersonFields(StrictModel):
     relationship_level: RelationshipLevel | None = None
     preferences: Preferences | None = None
 
-    @model_validator(mode="after")
-    def _primaries(self) -> PersonFields:
-        if self.emails is not None:
-            if len({e.email for e in self.emails}) != len(self.emails):
+    @field_validator("emails")
+    @classmethod
+    def _emails(cls, emails: list[EmailIn] | None) -> list[EmailIn] | None:
+        if emails is not None:
+            if len({e.email for e in emails}) != len(emails):
                 raise ValueError("the same email is listed twice")
-            _one_primary(self.emails, "email")
-        if self.phones is not None:
-            _one_primary(self.phones, "phone")
-        return self
+            _one_primary(emails, "email")
+        return emails
+
+    @field_validator("phones")
+    @classmethod
+    def _phones(cls, phones: list[PhoneIn] | None) -> list[PhoneIn] | None:
+        if phones is not None:
+            _one_primary(phones, "phone")
+        return phones
 
 
 class PersonCreate(PersonFields):
