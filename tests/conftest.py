@@ -29,11 +29,13 @@ TEST_PG = "postgresql+asyncpg://{role}:{role}@127.0.0.1:5432/crm_{service}_test"
 
 def settings_for_tests(service: str, **overrides: Any) -> ServiceSettings:
     defaults: dict[str, Any] = {
-        "database_url": os.environ.get(f"TEST_{service.upper()}_DATABASE_URL",
-                                       TEST_PG.format(role="crm_app", service=service)),
+        "database_url": os.environ.get(
+            f"TEST_{service.upper()}_DATABASE_URL", TEST_PG.format(role="crm_app", service=service)
+        ),
         "migration_database_url": os.environ.get(
             f"TEST_{service.upper()}_MIGRATION_DATABASE_URL",
-            TEST_PG.format(role="crm_owner", service=service)),
+            TEST_PG.format(role="crm_owner", service=service),
+        ),
         "relay_poll_interval_s": 0.2,
         "consumer_retry_backoff_s": 0.05,
     }
@@ -45,8 +47,10 @@ async def rebuild_database(spec: ServiceSpec, settings: ServiceSettings) -> None
     dsn = settings.migration_database_url.replace("+asyncpg", "")
     conn = await asyncpg.connect(dsn)
     try:
-        await conn.execute("DROP SCHEMA public CASCADE; CREATE SCHEMA public;"
-                           f'GRANT USAGE ON SCHEMA public TO "{settings.app_role}"')
+        await conn.execute(
+            "DROP SCHEMA public CASCADE; CREATE SCHEMA public;"
+            f'GRANT USAGE ON SCHEMA public TO "{settings.app_role}"'
+        )
     finally:
         await conn.close()
     from alembic import command
@@ -97,9 +101,11 @@ async def client_for(contacts_app: FastAPI) -> AsyncIterator[Client]:
 
     def make(tenant: str, roles: list[str] | None = None, sub: str = "user-1") -> httpx.AsyncClient:
         token = mint_token(settings, tenant=tenant, roles=roles or ["admin"], sub=sub)
-        client = httpx.AsyncClient(transport=httpx.ASGITransport(app=contacts_app),
-                                   base_url="http://contacts",
-                                   headers={"Authorization": f"Bearer {token}"})
+        client = httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=contacts_app),
+            base_url="http://contacts",
+            headers={"Authorization": f"Bearer {token}"},
+        )
         clients.append(client)
         return client
 

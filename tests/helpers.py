@@ -27,7 +27,8 @@ async def outbox_events(owner: AsyncEngine, tenant: str) -> list[dict[str, Any]]
     async with owner.connect() as conn:
         rows = await conn.execute(
             text("SELECT type, key, data FROM outbox WHERE tenant_id = :t ORDER BY seq"),
-            {"t": tenant})
+            {"t": tenant},
+        )
         return [{"type": r.type, "key": r.key, "data": r.data} for r in rows]
 
 
@@ -35,5 +36,9 @@ async def count_rows(owner: AsyncEngine, table: str, tenant: str) -> int:
     """Rows of `table` in `tenant` (tables force row-level security even on their owner)."""
     async with owner.connect() as conn:
         await conn.execute(text("SELECT set_config('app.tenant_id', :t, false)"), {"t": tenant})
-        return int(await conn.scalar(
-            text(f"SELECT count(*) FROM {table} WHERE tenant_id = :t"), {"t": tenant}) or 0)
+        return int(
+            await conn.scalar(
+                text(f"SELECT count(*) FROM {table} WHERE tenant_id = :t"), {"t": tenant}
+            )
+            or 0
+        )

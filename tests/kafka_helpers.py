@@ -26,11 +26,15 @@ class TopicReader:
     """Reads a topic from the offsets it had when opened, or from the beginning (no consumer
     group involved)."""
 
-    def __init__(self, settings: ServiceSettings, topic: str, *,
-                 from_beginning: bool = False) -> None:
+    def __init__(
+        self, settings: ServiceSettings, topic: str, *, from_beginning: bool = False
+    ) -> None:
         self.settings, self.topic, self.from_beginning = settings, topic, from_beginning
-        self.consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap_servers,
-                                         enable_auto_commit=False, group_id=None)
+        self.consumer = AIOKafkaConsumer(
+            bootstrap_servers=settings.kafka_bootstrap_servers,
+            enable_auto_commit=False,
+            group_id=None,
+        )
 
     async def __aenter__(self) -> TopicReader:
         await self.consumer.start()
@@ -49,8 +53,9 @@ class TopicReader:
     async def __aexit__(self, *exc: object) -> None:
         await self.consumer.stop()
 
-    async def read(self, *, tenant: str, count: int, timeout: float = 60.0,
-                   settle: float = 1.0) -> list[Received]:
+    async def read(
+        self, *, tenant: str, count: int, timeout: float = 60.0, settle: float = 1.0
+    ) -> list[Received]:
         """Everything for `tenant` until `count` arrived, then `settle` seconds more (so an
         extra duplicate would be seen too)."""
         found: list[Received] = []
@@ -63,20 +68,31 @@ class TopicReader:
                 for r in records:
                     headers = {k: v.decode() for k, v in r.headers}
                     if headers.get("ce_tenantid") == tenant:
-                        found.append(Received(r.key.decode() if r.key else None, headers,
-                                              orjson.loads(r.value) if r.value else None,
-                                              r.partition, r.offset))
+                        found.append(
+                            Received(
+                                r.key.decode() if r.key else None,
+                                headers,
+                                orjson.loads(r.value) if r.value else None,
+                                r.partition,
+                                r.offset,
+                            )
+                        )
             if len(found) >= count and settle_until is None:
                 settle_until = loop.time() + settle
         return found
 
 
-async def produce(settings: ServiceSettings, topic: str, *, key: str, value: bytes,
-                  headers: dict[str, str]) -> None:
+async def produce(
+    settings: ServiceSettings, topic: str, *, key: str, value: bytes, headers: dict[str, str]
+) -> None:
     producer = new_producer(settings)
     await producer.start()
     try:
-        await producer.send_and_wait(topic, value=value, key=key.encode(),
-                                     headers=[(k, v.encode()) for k, v in headers.items()])
+        await producer.send_and_wait(
+            topic,
+            value=value,
+            key=key.encode(),
+            headers=[(k, v.encode()) for k, v in headers.items()],
+        )
     finally:
         await producer.stop()

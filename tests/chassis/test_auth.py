@@ -17,8 +17,9 @@ from crm_shared.auth import mint_token
 def _client(app: FastAPI, token: str | None, **headers: str) -> httpx.AsyncClient:
     if token is not None:
         headers["Authorization"] = f"Bearer {token}"
-    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t",
-                             headers=headers)
+    return httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://t", headers=headers
+    )
 
 
 def _b64(data: dict[str, object]) -> str:
@@ -42,14 +43,16 @@ def bad_tokens(secret: str) -> dict[str, str | None]:
         "expired": jwt.encode(_claims(exp=int(time.time()) - 10), secret, algorithm="HS256"),
         "forged": jwt.encode(_claims(), "another-secret-of-sufficient-length!", algorithm="HS256"),
         "alg none": f"{_b64({'alg': 'none', 'typ': 'JWT'})}.{_b64(_claims())}.",
-        "no tenant": jwt.encode({k: v for k, v in _claims().items() if k != "tid"}, secret,
-                                algorithm="HS256"),
+        "no tenant": jwt.encode(
+            {k: v for k, v in _claims().items() if k != "tid"}, secret, algorithm="HS256"
+        ),
         "bad tenant": jwt.encode(_claims(tid="../etc"), secret, algorithm="HS256"),
     }
 
 
-@pytest.mark.parametrize("case", ["missing", "garbage", "expired", "forged", "alg none",
-                                  "no tenant", "bad tenant"])
+@pytest.mark.parametrize(
+    "case", ["missing", "garbage", "expired", "forged", "alg none", "no tenant", "bad tenant"]
+)
 async def test_invalid_tokens_get_401(contacts_app: FastAPI, secret: str, case: str) -> None:
     async with _client(contacts_app, bad_tokens(secret)[case]) as client:
         response = await client.get("/v1/people")

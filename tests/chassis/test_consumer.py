@@ -9,6 +9,7 @@ import contextlib
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
+from typing import TypedDict
 
 import httpx
 import orjson
@@ -27,15 +28,18 @@ from tests.kafka_helpers import TopicReader, produce
 @contextlib.asynccontextmanager
 async def running_consumer() -> AsyncIterator[ServiceSettings]:
     # A group of its own, starting at the end: only this test's messages matter.
-    settings = settings_for_tests("contacts", kafka_group_id=f"test-{uuid.uuid4().hex[:8]}",
-                                  kafka_auto_offset_reset="latest")
+    settings = settings_for_tests(
+        "contacts", kafka_group_id=f"test-{uuid.uuid4().hex[:8]}", kafka_auto_offset_reset="latest"
+    )
     engine = create_engine(settings)
-    runner = ConsumerRunner(settings, create_sessionmaker(engine), get_service("contacts")
-                            .subscription)
+    runner = ConsumerRunner(
+        settings, create_sessionmaker(engine), get_service("contacts").subscription
+    )
     task = asyncio.create_task(runner.run())
 
     async def assigned() -> bool:
         return runner.assigned
+
     try:
         await eventually(assigned)
         yield settings
@@ -45,31 +49,52 @@ async def running_consumer() -> AsyncIterator[ServiceSettings]:
         await engine.dispose()
 
 
-def unsubscribe(tenant: str, person_id: str, event_id: str | None = None) -> dict[str, object]:
+class Message(TypedDict):
+    key: str
+    value: bytes
+    headers: dict[str, str]
+
+
+def unsubscribe(tenant: str, person_id: str, event_id: str | None = None) -> Message:
     return {
-        "headers": {"ce_specversion": "1.0", "ce_id": event_id or str(uuid.uuid4()),
-                    "ce_source": "/crm/campaigns", "ce_type": "crm.consent.withdrawn",
-                    "ce_tenantid": tenant, "ce_time": datetime.now(UTC).isoformat(),
-                    "content-type": "application/json"},
-        "value": orjson.dumps({"tenant_id": tenant, "contact_id": person_id, "channel": "email",
-                               "purpose": "marketing", "source": "unsubscribe-link",
-                               "captured_at": datetime.now(UTC).isoformat(),
-                               "campaign_id": "c-1"}),
+        "headers": {
+            "ce_specversion": "1.0",
+            "ce_id": event_id or str(uuid.uuid4()),
+            "ce_source": "/crm/campaigns",
+            "ce_type": "crm.consent.withdrawn",
+            "ce_tenantid": tenant,
+            "ce_time": datetime.now(UTC).isoformat(),
+            "content-type": "application/json",
+        },
+        "value": orjson.dumps(
+            {
+                "tenant_id": tenant,
+                "contact_id": person_id,
+                "channel": "email",
+                "purpose": "marketing",
+                "source": "unsubscribe-link",
+                "captured_at": datetime.now(UTC).isoformat(),
+                "campaign_id": "c-1",
+            }
+        ),
         "key": person_id,
     }
 
 
 async def test_duplicate_delivery_changes_nothing(
-    api: httpx.AsyncClient, owner_engine: AsyncEngine, tenant: str,
+    api: httpx.AsyncClient,
+    owner_engine: AsyncEngine,
+    tenant: str,
 ) -> None:
     person = await create_person(api)
     message = unsubscribe(tenant, person["id"], event_id=str(uuid.uuid4()))
     async with running_consumer() as settings:
         for _ in range(3):
-            await produce(settings, CAMPAIGNS, **message)  # type: ignore[arg-type]
+            await produce(settings, CAMPAIGNS, **message)
 
         async def applied() -> bool:
             return await count_rows(owner_engine, "consent_ledger", tenant) >= 1
+
         await eventually(applied)
         await asyncio.sleep(1.5)  # time for the duplicates to be (not) applied
     assert await count_rows(owner_engine, "consent_ledger", tenant) == 1
@@ -79,25 +104,28 @@ async def test_duplicate_delivery_changes_nothing(
 
 
 async def test_poison_message_goes_to_dlq_and_the_next_is_processed(
-    api: httpx.AsyncClient, owner_engine: AsyncEngine, tenant: str,
+    api: httpx.AsyncClient,
+    owner_engine: AsyncEngine,
+    tenant: str,
 ) -> None:
     person = await create_person(api)
     poison = unsubscribe(tenant, person["id"])
-    poison["value"] = orjson.dumps({"tenant_id": tenant, "contact_id": person["id"],
-                                    "channel": "carrier-pigeon"})
+    poison["value"] = orjson.dumps(
+        {"tenant_id": tenant, "contact_id": person["id"], "channel": "carrier-pigeon"}
+    )
     good = unsubscribe(tenant, person["id"])
-    async with running_consumer() as settings, \
-            TopicReader(settings, dlq_topic(CAMPAIGNS)) as dlq:
-        await produce(settings, CAMPAIGNS, **poison)  # type: ignore[arg-type]
-        await produce(settings, CAMPAIGNS, **good)  # type: ignore[arg-type]
+    async with running_consumer() as settings, TopicReader(settings, dlq_topic(CAMPAIGNS)) as dlq:
+        await produce(settings, CAMPAIGNS, **poison)
+        await produce(settings, CAMPAIGNS, **good)
         dead = await dlq.read(tenant=tenant, count=1, timeout=30)
 
         async def good_applied() -> bool:
             return await count_rows(owner_engine, "consent_ledger", tenant) == 1
+
         await eventually(good_applied)
     assert len(dead) == 1
     headers = dead[0].headers
-    assert headers["ce_id"] == poison["headers"]["ce_id"]  # type: ignore[index]
+    assert headers["ce_id"] == poison["headers"]["ce_id"]
     assert headers["x-error-type"] == "ValidationError"
     assert headers["x-original-topic"] == CAMPAIGNS
     assert int(headers["x-attempts"]) == settings.consumer_max_retries + 1
@@ -106,16 +134,21 @@ async def test_poison_message_goes_to_dlq_and_the_next_is_processed(
 
 
 async def test_message_without_cloudevents_headers_is_dead_lettered_at_once(
-    api: httpx.AsyncClient, tenant: str,
+    api: httpx.AsyncClient,
+    tenant: str,
 ) -> None:
     person = await create_person(api)
     message = unsubscribe(tenant, person["id"])
-    headers: dict[str, str] = dict(message["headers"])  # type: ignore[arg-type]
+    headers = dict(message["headers"])
     del headers["ce_id"]
-    async with running_consumer() as settings, \
-            TopicReader(settings, dlq_topic(CAMPAIGNS)) as dlq:
-        await produce(settings, CAMPAIGNS, key=person["id"], value=message["value"],  # type: ignore[arg-type]
-                      headers=headers)
+    async with running_consumer() as settings, TopicReader(settings, dlq_topic(CAMPAIGNS)) as dlq:
+        await produce(
+            settings,
+            CAMPAIGNS,
+            key=person["id"],
+            value=message["value"],
+            headers=headers,
+        )
         dead = await dlq.read(tenant=tenant, count=1, timeout=30)
     assert dead[0].headers["x-error-type"] == "MalformedEvent"
     assert dead[0].headers["x-attempts"] == "1"

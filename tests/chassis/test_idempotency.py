@@ -9,7 +9,9 @@ from tests.helpers import count_rows
 
 
 async def test_retry_with_the_same_key_creates_one_record(
-    api: httpx.AsyncClient, owner_engine: AsyncEngine, tenant: str,
+    api: httpx.AsyncClient,
+    owner_engine: AsyncEngine,
+    tenant: str,
 ) -> None:
     body = {"first_name": "Once", "emails": [{"email": "once@example.com"}]}
     headers = {"Idempotency-Key": "create-once-1"}
@@ -24,11 +26,14 @@ async def test_retry_with_the_same_key_creates_one_record(
 
 
 async def test_concurrent_retries_create_one_record(
-    api: httpx.AsyncClient, owner_engine: AsyncEngine, tenant: str,
+    api: httpx.AsyncClient,
+    owner_engine: AsyncEngine,
+    tenant: str,
 ) -> None:
     body = {"first_name": "Racy"}
-    responses = await asyncio.gather(*[
-        api.post("/v1/people", json=body, headers={"Idempotency-Key": "race"}) for _ in range(5)])
+    responses = await asyncio.gather(
+        *[api.post("/v1/people", json=body, headers={"Idempotency-Key": "race"}) for _ in range(5)]
+    )
     assert {r.status_code for r in responses} == {201}
     assert len({r.json()["id"] for r in responses}) == 1
     assert await count_rows(owner_engine, "people", tenant) == 1
@@ -36,8 +41,9 @@ async def test_concurrent_retries_create_one_record(
 
 async def test_same_key_with_another_body_is_422(api: httpx.AsyncClient) -> None:
     headers = {"Idempotency-Key": "k-2"}
-    assert (await api.post("/v1/people", json={"first_name": "A"}, headers=headers)
-            ).status_code == 201
+    assert (
+        await api.post("/v1/people", json={"first_name": "A"}, headers=headers)
+    ).status_code == 201
     other = await api.post("/v1/people", json={"first_name": "B"}, headers=headers)
     assert other.status_code == 422 and other.json()["code"] == "unprocessable"
 

@@ -24,14 +24,20 @@ async def test_health_ready_and_metrics(contacts_app: FastAPI, api: httpx.AsyncC
 
 async def test_database_down_is_503_problem_and_not_ready() -> None:
     settings = settings_for_tests(
-        "contacts", database_url="postgresql+asyncpg://crm_app:crm_app@127.0.0.1:1/none",
-        kafka_bootstrap_servers="127.0.0.1:1")
+        "contacts",
+        database_url="postgresql+asyncpg://crm_app:crm_app@127.0.0.1:1/none",
+        kafka_bootstrap_servers="127.0.0.1:1",
+    )
     app = get_service("contacts").create_app(settings)
     token = mint_token(settings, tenant="acme", roles=["admin"])
-    async with app.router.lifespan_context(app), httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app, raise_app_exceptions=False),
-        base_url="http://t", headers={"Authorization": f"Bearer {token}"},
-    ) as client:
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app, raise_app_exceptions=False),
+            base_url="http://t",
+            headers={"Authorization": f"Bearer {token}"},
+        ) as client,
+    ):
         response = await client.post("/v1/people", json={"first_name": "X"})
         assert response.status_code == 503
         assert response.headers["content-type"] == "application/problem+json"

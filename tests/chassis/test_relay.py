@@ -37,13 +37,17 @@ async def relays(settings: ServiceSettings, replicas: int) -> AsyncIterator[None
 
 async def make_history(api: httpx.AsyncClient, people: int, edits: int) -> None:
     """`people` people, each created and then edited `edits` times: versions 1..edits+1."""
+
     async def one(i: int) -> None:
         created = (await api.post("/v1/people", json={"first_name": f"P{i}"})).json()
         for version in range(1, edits + 1):
-            response = await api.patch(f"/v1/people/{created['id']}",
-                                       json={"job_title": f"v{version + 1}"},
-                                       headers={"If-Match": f'"{version}"'})
+            response = await api.patch(
+                f"/v1/people/{created['id']}",
+                json={"job_title": f"v{version + 1}"},
+                headers={"If-Match": f'"{version}"'},
+            )
             assert response.status_code == 200, response.text
+
     await asyncio.gather(*[one(i) for i in range(people)])
 
 
@@ -57,7 +61,10 @@ def assert_in_key_order(received: list[Received], people: int, versions: int) ->
 
 
 async def test_two_relays_publish_every_row_once_in_key_order(
-    contacts_app: FastAPI, contacts_db: ServiceSettings, api: httpx.AsyncClient, tenant: str,
+    contacts_app: FastAPI,
+    contacts_db: ServiceSettings,
+    api: httpx.AsyncClient,
+    tenant: str,
 ) -> None:
     await make_history(api, people=20, edits=4)
     async with TopicReader(contacts_db, CONTACTS) as reader, relays(contacts_db, replicas=2):
@@ -66,12 +73,15 @@ async def test_two_relays_publish_every_row_once_in_key_order(
     assert len({r.headers["ce_id"] for r in received}) == 100
     assert_in_key_order(received, people=20, versions=5)
     first = received[0]
-    assert first.headers["ce_specversion"] == "1.0" and first.headers["ce_source"] == "/crm/contacts"
+    assert (
+        first.headers["ce_specversion"] == "1.0" and first.headers["ce_source"] == "/crm/contacts"
+    )
     assert first.headers["content-type"] == "application/json"
     async with contacts_app.state.engine.connect() as conn:
-        unpublished = await conn.scalar(text(
-            "SELECT count(*) FROM outbox WHERE tenant_id = :t AND published_at IS NULL"),
-            {"t": tenant})
+        unpublished = await conn.scalar(
+            text("SELECT count(*) FROM outbox WHERE tenant_id = :t AND published_at IS NULL"),
+            {"t": tenant},
+        )
     assert unpublished == 0
 
 
@@ -81,7 +91,10 @@ def kafka(command: str) -> None:
 
 @pytest.mark.broker_outage
 async def test_broker_outage_loses_and_duplicates_nothing(
-    contacts_app: FastAPI, contacts_db: ServiceSettings, api: httpx.AsyncClient, tenant: str,
+    contacts_app: FastAPI,
+    contacts_db: ServiceSettings,
+    api: httpx.AsyncClient,
+    tenant: str,
 ) -> None:
     """Kafka stopped: 200 changes still succeed; once it is back, exactly those 200 events
     arrive, each once, in order per person."""
@@ -90,9 +103,12 @@ async def test_broker_outage_loses_and_duplicates_nothing(
         try:
             await make_history(api, people=50, edits=3)
             async with contacts_app.state.engine.connect() as conn:
-                waiting = await conn.scalar(text(
-                    "SELECT count(*) FROM outbox WHERE tenant_id = :t AND published_at IS NULL"),
-                    {"t": tenant})
+                waiting = await conn.scalar(
+                    text(
+                        "SELECT count(*) FROM outbox WHERE tenant_id = :t AND published_at IS NULL"
+                    ),
+                    {"t": tenant},
+                )
             assert waiting == 200
         finally:
             await asyncio.to_thread(kafka, "up")

@@ -20,16 +20,23 @@ BAD_PEOPLE: list[tuple[str, Any, str]] = [
     ("bad phone", {"phones": [{"number": "12345"}]}, "/phones/0/number"),
     ("bad enum", {"first_name": "A", "lifecycle_stage": "vip"}, "/lifecycle_stage"),
     ("bad time zone", {"first_name": "A", "timezone": "Mars/Base"}, "/timezone"),
-    ("two primaries", {"emails": [{"email": "a@x.com", "primary": True},
-                                  {"email": "b@x.com", "primary": True}]}, "/emails"),
+    (
+        "two primaries",
+        {"emails": [{"email": "a@x.com", "primary": True}, {"email": "b@x.com", "primary": True}]},
+        "/emails",
+    ),
     ("nothing to identify", {"job_title": "CTO"}, "/"),
 ]
 
 
 @pytest.mark.parametrize(("case", "body", "pointer"), BAD_PEOPLE, ids=[c[0] for c in BAD_PEOPLE])
 async def test_bad_person_is_rejected_and_nothing_is_written(
-    api: httpx.AsyncClient, owner_engine: AsyncEngine, tenant: str,
-    case: str, body: Any, pointer: str,
+    api: httpx.AsyncClient,
+    owner_engine: AsyncEngine,
+    tenant: str,
+    case: str,
+    body: Any,
+    pointer: str,
 ) -> None:
     response = await api.post("/v1/people", json=body)
     assert response.status_code == 422, response.text
@@ -42,15 +49,19 @@ async def test_bad_person_is_rejected_and_nothing_is_written(
 
 
 async def test_malformed_json_is_a_problem(api: httpx.AsyncClient) -> None:
-    response = await api.post("/v1/people", content=b"{not json",
-                              headers={"content-type": "application/json"})
+    response = await api.post(
+        "/v1/people", content=b"{not json", headers={"content-type": "application/json"}
+    )
     assert response.status_code == 422
     assert response.headers["content-type"] == "application/problem+json"
 
 
 async def test_oversize_body_is_refused(api: httpx.AsyncClient) -> None:
-    response = await api.post("/v1/people", content=b"{" + b" " * 1_100_000 + b"}",
-                              headers={"content-type": "application/json"})
+    response = await api.post(
+        "/v1/people",
+        content=b"{" + b" " * 1_100_000 + b"}",
+        headers={"content-type": "application/json"},
+    )
     assert response.status_code == 413
     assert response.json()["code"] == "payload_too_large"
 
@@ -58,27 +69,34 @@ async def test_oversize_body_is_refused(api: httpx.AsyncClient) -> None:
 async def test_bad_patch_changes_nothing(api: httpx.AsyncClient) -> None:
     person = await create_person(api, job_title="Engineer")
     url = f"/v1/people/{person['id']}"
-    response = await api.patch(url, json={"job_title": "CTO", "phones": [{"number": "nope"}]},
-                               headers={"If-Match": '"1"'})
+    response = await api.patch(
+        url, json={"job_title": "CTO", "phones": [{"number": "nope"}]}, headers={"If-Match": '"1"'}
+    )
     assert response.status_code == 422
     after = (await api.get(url)).json()
     assert after["job_title"] == "Engineer" and after["version"] == 1
 
 
 async def test_hierarchy_cycle_is_rejected_and_nothing_changes(
-    api: httpx.AsyncClient, owner_engine: AsyncEngine, tenant: str,
+    api: httpx.AsyncClient,
+    owner_engine: AsyncEngine,
+    tenant: str,
 ) -> None:
     root = await create_company(api, name="Root")
     child = await create_company(api, name="Child", parent_id=root["id"])
     grandchild = await create_company(api, name="Grandchild", parent_id=child["id"])
     events_before = await count_rows(owner_engine, "outbox", tenant)
 
-    response = await api.patch(f"/v1/companies/{root['id']}", json={"parent_id": grandchild["id"]},
-                               headers={"If-Match": '"1"'})
+    response = await api.patch(
+        f"/v1/companies/{root['id']}",
+        json={"parent_id": grandchild["id"]},
+        headers={"If-Match": '"1"'},
+    )
     assert response.status_code == 422
     assert response.json()["errors"][0]["code"] == "hierarchy_cycle"
-    self_parent = await api.patch(f"/v1/companies/{root['id']}", json={"parent_id": root["id"]},
-                                  headers={"If-Match": '"1"'})
+    self_parent = await api.patch(
+        f"/v1/companies/{root['id']}", json={"parent_id": root["id"]}, headers={"If-Match": '"1"'}
+    )
     assert self_parent.status_code == 422
     assert (await api.get(f"/v1/companies/{root['id']}")).json()["parent_id"] is None
     assert await count_rows(owner_engine, "outbox", tenant) == events_before

@@ -10,7 +10,6 @@ context contains, and it can replay a builder stage on the host (see `replay`).
 
 from __future__ import annotations
 
-import fnmatch
 import json
 import os
 import re
@@ -53,9 +52,11 @@ class Instruction:
         return found
 
     def arguments(self) -> list[str]:
-        """Shell-form words after the flags."""
+        """Shell-form words after the leading flags."""
         words = self.value.split()
-        return [w for i, w in enumerate(words) if not (w.startswith("--") and i < len(self.flags()))]
+        while words and words[0].startswith("--"):
+            words.pop(0)
+        return words
 
 
 @dataclass
@@ -155,15 +156,38 @@ def load(path: Path) -> Dockerfile:
 # --- .dockerignore ---------------------------------------------------------------------------
 
 
-def _pattern_regex(pattern: str) -> re.Pattern[str]:
-    parts = []
-    for segment in pattern.split("/"):
-        if segment == "**":
-            parts.append("(?:.*)")
+def _segment_regex(segment: str) -> str:
+    """One path segment of a Go filepath.Match pattern: `*` and `?` never match `/`."""
+    out, i = [], 0
+    while i < len(segment):
+        char = segment[i]
+        if char == "*":
+            out.append("[^/]*")
+        elif char == "?":
+            out.append("[^/]")
+        elif char == "[" and "]" in segment[i + 1 :]:
+            end = segment.index("]", i + 1)
+            body = segment[i + 1 : end]
+            if body.startswith(("!", "^")):
+                body = "^" + body[1:]
+            out.append(f"[{body}]")
+            i = end
         else:
-            parts.append(fnmatch.translate(segment).removesuffix(r"\Z").removeprefix("(?s:"))
-    body = "/".join(parts).replace("(?:.*)/", "(?:.*/)?")
-    return re.compile(f"^{body}$" if "(?s:" not in body else f"^{body}$", re.DOTALL)
+            out.append(re.escape(char))
+        i += 1
+    return "".join(out)
+
+
+def _pattern_regex(pattern: str) -> re.Pattern[str]:
+    segments = pattern.split("/")
+    regex = ""
+    for index, segment in enumerate(segments):
+        last = index == len(segments) - 1
+        if segment == "**":
+            regex += ".*" if last else "(?:.*/)?"
+            continue
+        regex += _segment_regex(segment) + ("" if last else "/")
+    return re.compile(f"^{regex}$", re.DOTALL)
 
 
 @dataclass
@@ -221,7 +245,9 @@ class Replay:
 
     def _map(self, text: str) -> str:
         for prefix in sorted(self.prefixes, key=len, reverse=True):
-            text = re.sub(rf"(?<![\w/.]){re.escape(prefix)}(?=/|\b|$)", str(self.host(prefix)), text)
+            text = re.sub(
+                rf"(?<![\w/.]){re.escape(prefix)}(?=/|\b|$)", str(self.host(prefix)), text
+            )
         return text
 
     def _copy(self, sources: list[str], dest: str) -> None:
@@ -275,20 +301,27 @@ class Replay:
                 *sources, dest = instruction.arguments()
                 self._copy(sources, dest)
             elif kw == "RUN":
-                command = substitute(value, {**variables, **self.env})
-                if re.match(r"^(python3? -m )?pip install\b", command):
-                    self.log.append(f"skipped: {command}")
+                if re.match(r"^(python3? -m )?pip install\b", value):
+                    self.log.append(f"skipped: {value}")
                     continue
-                mapped_env = {k: self._map(v) for k, v in self.env.items()}
-                mapped = self._map(command)
+                # Like Docker: `/bin/sh -c`, ARG and ENV values in the environment.
+                mapped = self._map(value)
+                environment = {k: v for k, v in os.environ.items() if k != "VIRTUAL_ENV"}
+                environment.update(variables)
+                environment.update({k: self._map(v) for k, v in self.env.items()})
                 self.log.append(f"run: {mapped}")
-                subprocess.run(
-                    ["bash", "-euo", "pipefail", "-c", mapped],
+                result = subprocess.run(
+                    ["/bin/sh", "-c", mapped],
                     cwd=self.host(self.workdir),
-                    env={**os.environ, **mapped_env},
-                    check=True,
+                    env=environment,
                     capture_output=True,
                     text=True,
+                    check=False,
                 )
+                if result.returncode != 0:
+                    raise RuntimeError(
+                        f"line {instruction.line}: {mapped!r} failed ({result.returncode}):\n"
+                        f"{result.stdout[-2000:]}{result.stderr[-4000:]}"
+                    )
             else:
                 raise ValueError(f"line {instruction.line}: {kw} is not replayable")

@@ -25,7 +25,10 @@ CE_HEADERS: dict[str, Any] = {
     "required": ["ce_specversion", "ce_id", "ce_source", "ce_type", "ce_time", "ce_tenantid"],
     "properties": {
         "ce_specversion": {"type": "string", "const": "1.0"},
-        "ce_id": {"type": "string", "description": "Unique event id (UUIDv7); consumers dedupe on it."},
+        "ce_id": {
+            "type": "string",
+            "description": "Unique event id (UUIDv7); consumers dedupe on it.",
+        },
         "ce_source": {"type": "string", "description": "Producing service, e.g. /crm/contacts."},
         "ce_type": {"type": "string", "description": "Event type, crm.<entity>.<verb>."},
         "ce_time": {"type": "string", "format": "date-time"},
@@ -59,13 +62,17 @@ def asyncapi_document() -> dict[str, Any]:
                 "contentType": "application/json",
                 "headers": {"$ref": "#/components/schemas/CloudEventHeaders"},
                 "payload": {"$ref": f"#/components/schemas/{name}"},
-                "bindings": {"kafka": {"key": {"type": "string",
-                                               "description": f"The event's `{cls.key_field}`."}}},
+                "bindings": {
+                    "kafka": {
+                        "key": {"type": "string", "description": f"The event's `{cls.key_field}`."}
+                    }
+                },
             }
             refs[name] = {"$ref": f"#/components/messages/{name}"}
         channels[channel_id] = {
             "address": topic,
-            "description": f"Produced by {TOPIC_PRODUCERS[topic]}; dead letters in {dlq_topic(topic)}.",
+            "description": f"Produced by {TOPIC_PRODUCERS[topic]}; "
+            f"dead letters in {dlq_topic(topic)}.",
             "messages": refs,
         }
         if refs and TOPIC_PRODUCERS[topic] != "erp":
@@ -88,7 +95,7 @@ def asyncapi_document() -> dict[str, Any]:
             "title": "CRM events",
             "version": "1.0.0",
             "description": "Every event the CRM services publish, as CloudEvents 1.0 in Kafka "
-                           "binary mode. Keys are customer ids where the event concerns one.",
+            "binary mode. Keys are customer ids where the event concerns one.",
         },
         "defaultContentType": "application/json",
         "servers": {"local": {"host": "127.0.0.1:9092", "protocol": "kafka"}},

@@ -23,8 +23,9 @@ from crm_shared.service import ServiceSpec, get_service, load_services
 app = typer.Typer(help="CRM backend command line.", no_args_is_help=True)
 events = typer.Typer(help="Look at the event stream.", no_args_is_help=True)
 topics = typer.Typer(help="Kafka topics of the event catalog.", no_args_is_help=True)
-docs = typer.Typer(help="OpenAPI / AsyncAPI documents kept in the repository.",
-                   no_args_is_help=True)
+docs = typer.Typer(
+    help="OpenAPI / AsyncAPI documents kept in the repository.", no_args_is_help=True
+)
 app.add_typer(events, name="events")
 app.add_typer(topics, name="topics")
 app.add_typer(docs, name="docs")
@@ -42,7 +43,9 @@ def _services(name: str | None) -> list[ServiceSpec]:
 @app.command()
 def run(
     service: Annotated[str, typer.Argument(help="contacts, opportunities, ...")],
-    process: Annotated[str, typer.Argument(help="api | relay | consumer | worker (relay+consumer)")],
+    process: Annotated[
+        str, typer.Argument(help="api | relay | consumer | worker (relay+consumer)")
+    ],
 ) -> None:
     """Run one process of a service in the foreground."""
     if process not in PROCESSES:
@@ -52,26 +55,42 @@ def run(
     if process == "api":
         import uvicorn
 
-        uvicorn.run(spec.create_app(settings), host=settings.host, port=settings.port,
-                    loop="uvloop", http="httptools", access_log=False, log_config=None)
+        uvicorn.run(
+            spec.create_app(settings),
+            host=settings.host,
+            port=settings.port,
+            loop="uvloop",
+            http="httptools",
+            access_log=False,
+            log_config=None,
+        )
         return
     from crm_shared.worker import run_workers
 
-    asyncio.run(run_workers(spec, settings, relay=process in {"relay", "worker"},
-                            consumer=process in {"consumer", "worker"}))
+    asyncio.run(
+        run_workers(
+            spec,
+            settings,
+            relay=process in {"relay", "worker"},
+            consumer=process in {"consumer", "worker"},
+        )
+    )
 
 
 @app.command()
-def migrate(service: Annotated[str | None, typer.Argument()] = None,
-            revision: str = "head") -> None:
+def migrate(
+    service: Annotated[str | None, typer.Argument()] = None, revision: str = "head"
+) -> None:
     """Apply database migrations (as the owner role) for one service or all."""
     from alembic import command
 
     for spec in _services(service):
         settings = spec.settings()
         typer.echo(f"migrating {spec.name} -> {revision}")
-        command.upgrade(alembic_config(spec.migrations, settings.migration_database_url,
-                                       settings.app_role), revision)
+        command.upgrade(
+            alembic_config(spec.migrations, settings.migration_database_url, settings.app_role),
+            revision,
+        )
 
 
 @topics.command("ensure")
@@ -84,8 +103,9 @@ def topics_ensure(
 
     settings = load_services()[0].settings()
     wanted = [name for topic in TOPICS for name in (topic, dlq_topic(topic))]
-    created = asyncio.run(ensure_topics(settings, wanted, partitions=partitions,
-                                        replication=replication))
+    created = asyncio.run(
+        ensure_topics(settings, wanted, partitions=partitions, replication=replication)
+    )
     typer.echo(f"topics: {len(wanted)} wanted, created {created or 'none'}")
 
 
@@ -115,16 +135,21 @@ async def _tail(topic: str, from_beginning: bool, limit: int) -> None:
     from crm_shared.kafka import new_consumer
 
     settings = load_services()[0].settings()
-    consumer = new_consumer(settings, topic, group_id=None,
-                            auto_offset_reset="earliest" if from_beginning else "latest")
+    consumer = new_consumer(
+        settings, topic, group_id=None, auto_offset_reset="earliest" if from_beginning else "latest"
+    )
     await consumer.start()
     seen = 0
     try:
         async for record in consumer:
             headers = {k: v.decode(errors="replace") for k, v in record.headers}
-            line = {"partition": record.partition, "offset": record.offset,
-                    "key": record.key.decode() if record.key else None, "headers": headers,
-                    "data": orjson.loads(record.value) if record.value else None}
+            line = {
+                "partition": record.partition,
+                "offset": record.offset,
+                "key": record.key.decode() if record.key else None,
+                "headers": headers,
+                "data": orjson.loads(record.value) if record.value else None,
+            }
             typer.echo(orjson.dumps(line).decode())
             seen += 1
             if limit and seen >= limit:
@@ -147,11 +172,16 @@ def dev(service: Annotated[str | None, typer.Argument()] = None) -> None:
     for spec in _services(service):
         for process in ("api", "worker"):
             env = os.environ | {f"{spec.name.upper()}_WORKER_HTTP_PORT": str(spec.port + 1000)}
-            proc = subprocess.Popen([sys.argv[0], "run", spec.name, process], env=env,
-                                    stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+            proc = subprocess.Popen(
+                [sys.argv[0], "run", spec.name, process],
+                env=env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+            )
             children.append((f"{spec.name}-{process}", proc))
-            threading.Thread(target=_pump, args=(f"{spec.name}-{process}", proc),
-                             daemon=True).start()
+            threading.Thread(
+                target=_pump, args=(f"{spec.name}-{process}", proc), daemon=True
+            ).start()
             typer.echo(f"started {spec.name} {process} (pid {proc.pid})")
     for spec in _services(service):
         typer.echo(f"{spec.name}: http://127.0.0.1:{spec.port}/docs")

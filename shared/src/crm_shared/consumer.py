@@ -163,7 +163,9 @@ class ConsumerRunner:
         """Apply records in one transaction; raises if any handler fails."""
         events = [self._parse(r) for r in records]
         async with UnitOfWork(
-            self.sessionmaker, tenant_id=events[0].tenant_id, actor=None,
+            self.sessionmaker,
+            tenant_id=events[0].tenant_id,
+            actor=None,
             source=self.settings.source,
         ) as uow:
             outcomes = [await self._handle(uow, event) for event in events]
@@ -173,8 +175,12 @@ class ConsumerRunner:
     def _parse(self, record: ConsumerRecord) -> InboundEvent:
         try:
             return InboundEvent.from_record(
-                topic=record.topic, partition=record.partition, offset=record.offset,
-                key=record.key, value=record.value, headers=record.headers,
+                topic=record.topic,
+                partition=record.partition,
+                offset=record.offset,
+                key=record.key,
+                value=record.value,
+                headers=record.headers,
             )
         except MalformedEvent as exc:
             raise _Outcome() from exc
@@ -209,5 +215,11 @@ class ConsumerRunner:
         )
         DLQ_MESSAGES.labels(self.group, record.topic).inc()
         CONSUMER_PROCESSED.labels(self.group, record.topic, "dead_lettered").inc()
-        log.error("sent %s:%s@%s to the DLQ after %d attempt(s): %s",
-                  record.topic, record.partition, record.offset, attempts, error)
+        log.error(
+            "sent %s:%s@%s to the DLQ after %d attempt(s): %s",
+            record.topic,
+            record.partition,
+            record.offset,
+            attempts,
+            error,
+        )

@@ -14,6 +14,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import exc as sa_exc
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -104,6 +105,38 @@ class ServiceUnavailable(Problem):
     status, code, title = 503, "service_unavailable", "A dependency is unavailable, retry later"
 
 
+class FieldError(BaseModel):
+    pointer: str = Field(description="RFC 6901 pointer to the offending input")
+    detail: str
+    code: str | None = None
+    in_: str | None = Field(default=None, alias="in", description="body, query, path, header")
+
+
+class ProblemDocument(BaseModel):
+    """RFC 9457 problem details, as every error response carries them."""
+
+    model_config = ConfigDict(extra="allow")
+
+    type: str = Field(examples=["https://errors.crm.dev/validation-failed"])
+    title: str
+    status: int
+    code: str = Field(description="Stable machine-readable error code")
+    detail: str
+    instance: str | None = None
+    errors: list[FieldError] | None = None
+
+
+PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
+    status: {"model": ProblemDocument, "description": description}
+    for status, description in {
+        401: "Missing, expired or invalid token",
+        403: "The token lacks a role or belongs to another tenant",
+        422: "Validation failed; `errors` points at each bad field",
+        503: "The database is unreachable; retry later",
+    }.items()
+}
+
+
 def json_pointer(loc: Sequence[str | int]) -> str:
     """FastAPI's error location (`("body", "emails", 0)`) as an RFC 6901 pointer (`/emails/0`)."""
     parts = list(loc[1:]) if loc and loc[0] == "body" else list(loc)
@@ -131,7 +164,11 @@ def _is_unavailable(exc: BaseException) -> bool:
     if isinstance(exc, sa_exc.DBAPIError) and exc.connection_invalidated:
         return True
     name = type(getattr(exc, "orig", exc)).__name__
-    return name in {"CannotConnectNowError", "ConnectionDoesNotExistError", "TooManyConnectionsError"}
+    return name in {
+        "CannotConnectNowError",
+        "ConnectionDoesNotExistError",
+        "TooManyConnectionsError",
+    }
 
 
 def problem_response(problem: Problem, request: Request | None = None) -> JSONResponse:
@@ -145,8 +182,17 @@ def problem_response(problem: Problem, request: Request | None = None) -> JSONRe
 
 
 def _status_problem(status: int, detail: str) -> Problem:
-    for cls in (BadRequest, Unauthorized, Forbidden, NotFound, Conflict, PreconditionFailed,
-                PreconditionRequired, RateLimited, ServiceUnavailable):
+    for cls in (
+        BadRequest,
+        Unauthorized,
+        Forbidden,
+        NotFound,
+        Conflict,
+        PreconditionFailed,
+        PreconditionRequired,
+        RateLimited,
+        ServiceUnavailable,
+    ):
         if cls.status == status:
             return cls(detail) if cls is not Unauthorized else Unauthorized(detail)
     problem = Problem(detail)
@@ -171,8 +217,9 @@ def install_error_handlers(app: FastAPI) -> None:
         # A uniqueness or reference rule the service's own checks did not catch (e.g. a race).
         constraint = getattr(getattr(exc, "orig", None), "__cause__", None)
         name = getattr(constraint, "constraint_name", None)
-        problem = Conflict("The change conflicts with existing data.",
-                           extra={"constraint": name} if name else None)
+        problem = Conflict(
+            "The change conflicts with existing data.", extra={"constraint": name} if name else None
+        )
         return problem_response(problem, request)
 
     async def on_unexpected(request: Request, exc: Exception) -> JSONResponse:

@@ -77,8 +77,12 @@ async def idempotent(
     body = model.model_dump(mode="json")
     await uow.session.execute(
         REMEMBER,
-        params | {"status": status_code, "body": orjson.dumps(body).decode(),
-                  "headers": orjson.dumps(headers).decode()},
+        params
+        | {
+            "status": status_code,
+            "body": orjson.dumps(body).decode(),
+            "headers": orjson.dumps(headers).decode(),
+        },
     )
     return _response(status_code, body, headers)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ssl
 from typing import Any
 
@@ -60,12 +61,13 @@ async def ensure_topics(
         existing = set(await admin.list_topics())
         missing = [t for t in topics if t not in existing]
         if missing:
-            new = [NewTopic(t, num_partitions=partitions, replication_factor=replication)
-                   for t in missing]
-            try:
+            new = [
+                NewTopic(t, num_partitions=partitions, replication_factor=replication)
+                for t in missing
+            ]
+            # Another process may win the race; the topic exists either way.
+            with contextlib.suppress(TopicAlreadyExistsError):
                 await admin.create_topics(new)
-            except TopicAlreadyExistsError:
-                pass  # another process won the race; the topic exists either way
         return missing
     finally:
         await admin.close()

@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from typing import Any
@@ -162,10 +163,8 @@ class OutboxRelay:
 
     async def _sleep(self, seconds: float, *, wakeable: bool = False) -> None:
         event = self._wake if wakeable else self._stopping
-        try:
+        with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(event.wait(), seconds)
-        except TimeoutError:
-            pass
 
     async def _listen(self) -> None:
         """Keep a LISTEN connection open; reconnect if the database goes away."""

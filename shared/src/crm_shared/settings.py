@@ -71,6 +71,6 @@ class ServiceSettings(BaseSettings):
 
 def load_settings(service: str, port: int, **overrides: Any) -> ServiceSettings:
     """Settings for `service` from `<SERVICE>_*` environment variables, then `overrides`."""
-    return ServiceSettings(  # type: ignore[call-arg]
+    return ServiceSettings(
         _env_prefix=f"{service.upper()}_", service=service, port=port, **overrides
     )

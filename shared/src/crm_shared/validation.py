@@ -54,8 +54,9 @@ Email = Annotated[str, StringConstraints(max_length=320), AfterValidator(normali
 Phone = Annotated[str, StringConstraints(max_length=32), AfterValidator(normalize_phone)]
 CountryCode = Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$")]
 TimeZoneName = Annotated[str, StringConstraints(max_length=64), AfterValidator(_timezone)]
-LanguageTag = Annotated[str, StringConstraints(pattern=r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$",
-                                               max_length=35)]
+LanguageTag = Annotated[
+    str, StringConstraints(pattern=r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$", max_length=35)
+]
 Tag = Annotated[str, StringConstraints(min_length=1, max_length=50, strip_whitespace=True)]
 Tags = Annotated[list[Tag], Field(max_length=50)]
 Attributes = Annotated[dict[str, Any], Field(max_length=100), AfterValidator(_attributes)]

@@ -9,14 +9,16 @@ from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse, Response
+from fastapi.routing import APIRoute
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from crm_shared.auth import Principal, authenticate
 from crm_shared.db import create_engine, create_sessionmaker
-from crm_shared.errors import install_error_handlers
+from crm_shared.errors import PROBLEM_RESPONSES, install_error_handlers
 from crm_shared.ids import uuid7
 from crm_shared.kafka import broker_reachable
 from crm_shared.logging import configure_logging, request_id_var, tenant_var
@@ -46,10 +48,15 @@ class RequestContextMiddleware:
         tenant_var.set(None)
         if int(headers.get(b"content-length", b"0") or 0) > MAX_BODY_BYTES:
             response = JSONResponse(
-                {"type": "https://errors.crm.dev/payload-too-large", "title": "Payload too large",
-                 "status": 413, "code": "payload_too_large",
-                 "detail": f"Request bodies are limited to {MAX_BODY_BYTES} bytes."},
-                status_code=413, media_type="application/problem+json",
+                {
+                    "type": "https://errors.crm.dev/payload-too-large",
+                    "title": "Payload too large",
+                    "status": 413,
+                    "code": "payload_too_large",
+                    "detail": f"Request bodies are limited to {MAX_BODY_BYTES} bytes.",
+                },
+                status_code=413,
+                media_type="application/problem+json",
             )
             await response(scope, receive, send)
             return
@@ -60,8 +67,10 @@ class RequestContextMiddleware:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
-                message["headers"] = [*message.get("headers", []),
-                                      (b"x-request-id", request_id.encode())]
+                message["headers"] = [
+                    *message.get("headers", []),
+                    (b"x-request-id", request_id.encode()),
+                ]
             await send(message)
 
         try:
@@ -69,8 +78,9 @@ class RequestContextMiddleware:
         finally:
             route = scope.get("route")
             template = getattr(route, "path", "unmatched")
-            REQUEST_LATENCY.labels(self.service, scope["method"], template,
-                                   f"{status // 100}xx").observe(time.perf_counter() - started)
+            REQUEST_LATENCY.labels(
+                self.service, scope["method"], template, f"{status // 100}xx"
+            ).observe(time.perf_counter() - started)
 
 
 def health_router() -> APIRouter:
@@ -87,8 +97,10 @@ def health_router() -> APIRouter:
             "broker": await broker_reachable(request.app.state.settings),
         }
         ok = all(checks.values())
-        body = {"status": "ready" if ok else "not_ready",
-                "checks": {k: "ok" if v else "unreachable" for k, v in checks.items()}}
+        body = {
+            "status": "ready" if ok else "not_ready",
+            "checks": {k: "ok" if v else "unreachable" for k, v in checks.items()},
+        }
         return JSONResponse(body, status_code=200 if ok else 503)
 
     @router.get("/metrics", summary="Prometheus metrics", include_in_schema=False)
@@ -112,11 +124,15 @@ async def _refresh_outbox_gauges(app: FastAPI) -> None:
     service = app.state.settings.service
     try:
         async with app.state.engine.connect() as conn:
-            row = (await conn.execute(text(
-                "SELECT count(*) AS backlog, "
-                "coalesce(extract(epoch FROM clock_timestamp() - min(created_at)), 0) AS age "
-                "FROM outbox WHERE published_at IS NULL"
-            ))).one()
+            row = (
+                await conn.execute(
+                    text(
+                        "SELECT count(*) AS backlog, coalesce(extract(epoch FROM "
+                        "clock_timestamp() - min(created_at)), 0) AS age "
+                        "FROM outbox WHERE published_at IS NULL"
+                    )
+                )
+            ).one()
         OUTBOX_BACKLOG.labels(service).set(row.backlog)
         OUTBOX_OLDEST_AGE.labels(service).set(float(row.age))
     except Exception as exc:  # metrics must render even when the database is down
@@ -144,15 +160,47 @@ def create_service_app(
         yield
         await engine.dispose()
 
-    app = FastAPI(title=title, description=description, version=version, lifespan=lifespan,
-                  openapi_url="/openapi.json", docs_url="/docs", redoc_url=None)
+    app = FastAPI(
+        title=title,
+        description=description,
+        version=version,
+        lifespan=lifespan,
+        openapi_url="/openapi.json",
+        docs_url="/docs",
+        redoc_url=None,
+        generate_unique_id_function=_operation_id,
+    )
     app.state.settings = settings
     install_error_handlers(app)
     app.add_middleware(RequestContextMiddleware, service=settings.service)
     app.include_router(health_router())
     for router in routers:
-        app.include_router(router)
+        app.include_router(router, responses=PROBLEM_RESPONSES)
+    app.openapi = lambda: _openapi_with_problems(app)  # type: ignore[method-assign]
     return app
+
+
+def _operation_id(route: APIRoute) -> str:
+    """Stable, readable operation ids for generated clients: `people_create_person`."""
+    return f"{route.tags[0]}_{route.name}" if route.tags else route.name
+
+
+def _openapi_with_problems(app: FastAPI) -> dict[str, Any]:
+    """Errors are `application/problem+json`, and FastAPI's own 422 schema is not ours."""
+    if app.openapi_schema is None:
+        schema = get_openapi(
+            title=app.title, version=app.version, description=app.description, routes=app.routes
+        )
+        for path in schema.get("paths", {}).values():
+            for operation in path.values():
+                for status, response in operation.get("responses", {}).items():
+                    content = response.get("content", {})
+                    if status[0] in "45" and "application/json" in content:
+                        content["application/problem+json"] = content.pop("application/json")
+        for unused in ("HTTPValidationError", "ValidationError"):
+            schema.get("components", {}).get("schemas", {}).pop(unused, None)
+        app.openapi_schema = schema
+    return app.openapi_schema
 
 
 async def unit_of_work(

@@ -1,6 +1,7 @@
 """Long-running processes besides the API: the outbox relay and the consumers.
 
-Each serves /healthz and /metrics on the worker port so Kubernetes can probe it.
+Each serves /healthz and /metrics on the worker port so Kubernetes can probe it; a few lines of
+asyncio are enough for that and keep signal handling in our hands.
 """
 
 from __future__ import annotations
@@ -9,11 +10,9 @@ import asyncio
 import contextlib
 import logging
 import signal
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from typing import Any
 
-import uvicorn
-from fastapi import FastAPI, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from crm_shared.consumer import ConsumerRunner
@@ -26,25 +25,42 @@ from crm_shared.settings import ServiceSettings
 log = logging.getLogger(__name__)
 
 
-def _probe_app() -> FastAPI:
-    app = FastAPI(openapi_url=None, docs_url=None, redoc_url=None)
+async def _answer_probe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    try:
+        request_line = await asyncio.wait_for(reader.readline(), 5)
+        while (await asyncio.wait_for(reader.readline(), 5)) not in (b"\r\n", b"\n", b""):
+            pass  # headers are not needed
+    except TimeoutError:
+        writer.close()
+        return
+    parts = request_line.split()
+    path = parts[1] if len(parts) > 1 else b""
+    if path == b"/healthz":
+        status, media, body = "200 OK", "application/json", b'{"status":"ok"}'
+    elif path == b"/metrics":
+        status, media, body = "200 OK", CONTENT_TYPE_LATEST, generate_latest()
+    else:
+        status, media, body = "404 Not Found", "application/json", b'{"status":"not found"}'
+    head = f"HTTP/1.1 {status}\r\nContent-Type: {media}\r\nContent-Length: {len(body)}\r\n"
+    writer.write(head.encode() + b"Connection: close\r\n\r\n" + body)
+    with contextlib.suppress(ConnectionError):
+        await writer.drain()
+    writer.close()
 
-    @app.get("/healthz")
-    async def healthz() -> dict[str, str]:
-        return {"status": "ok"}
 
-    @app.get("/metrics")
-    async def metrics() -> Response:
-        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
-
-    return app
+async def serve_probe(host: str, port: int, stopping: asyncio.Event) -> None:
+    server = await asyncio.start_server(_answer_probe, host, port)
+    async with server:
+        await stopping.wait()
 
 
-async def run_workers(spec: ServiceSpec, settings: ServiceSettings, *, relay: bool,
-                      consumer: bool) -> None:
+async def run_workers(
+    spec: ServiceSpec, settings: ServiceSettings, *, relay: bool, consumer: bool
+) -> None:
     configure_logging(settings.service, settings.log_level)
     engine = create_engine(settings)
-    stoppers = []
+    stopping = asyncio.Event()
+    stoppers: list[Callable[[], None]] = [stopping.set]
     tasks: list[Coroutine[Any, Any, None]] = []
     if relay:
         outbox_relay = OutboxRelay(settings, engine)
@@ -54,26 +70,19 @@ async def run_workers(spec: ServiceSpec, settings: ServiceSettings, *, relay: bo
         runner = ConsumerRunner(settings, create_sessionmaker(engine), spec.subscription)
         stoppers.append(runner.stop)
         tasks.append(runner.run())
-    probe = uvicorn.Server(uvicorn.Config(
-        _probe_app(), host=settings.host, port=settings.worker_http_port, log_level="warning"
-    ))
-    probe.install_signal_handlers = lambda: None  # type: ignore[method-assign]
-
-    loop = asyncio.get_running_loop()
+    if settings.worker_http_port:
+        tasks.append(serve_probe(settings.host, settings.worker_http_port, stopping))
 
     def stop() -> None:
         log.info("stopping workers")
         for stopper in stoppers:
             stopper()
-        probe.should_exit = True
 
+    loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop)
     log.info("workers started: relay=%s consumer=%s", relay, bool(spec.subscription.handlers))
     try:
-        if settings.worker_http_port:
-            tasks.append(probe.serve())
         await asyncio.gather(*tasks)
     finally:
-        with contextlib.suppress(Exception):
-            await engine.dispose()
+        await engine.dispose()

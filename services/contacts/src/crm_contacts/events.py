@@ -11,9 +11,11 @@ from crm_shared.events.catalog import CompanySnapshot, ContactSnapshot
 
 
 async def contact_snapshot(session: AsyncSession, person: Person) -> ContactSnapshot:
-    company_ids = (await session.scalars(
-        select(Role.company_id).where(Role.person_id == person.id, Role.end_date.is_(None))
-    )).all()
+    company_ids = (
+        await session.scalars(
+            select(Role.company_id).where(Role.person_id == person.id, Role.end_date.is_(None))
+        )
+    ).all()
     primary = next((e.email for e in person.emails if e.is_primary), None)
     country = next((a.get("country") for a in person.addresses if a.get("country")), None)
     return ContactSnapshot(

@@ -17,12 +17,16 @@ async def apply_consent_withdrawn(uow: UnitOfWork, event: InboundEvent) -> None:
     if await already_recorded(uow, event.id):
         return  # replayed under another consumer group (e.g. after a group reset)
     withdrawal = CampaignConsentWithdrawn.model_validate(event.data)
-    data = ConsentCreate(channel=withdrawal.channel, purpose=withdrawal.purpose,
-                         status="withdrawn", source=f"campaigns:{withdrawal.source}"[:100],
-                         evidence=f"event {event.id}", captured_at=withdrawal.captured_at)
+    data = ConsentCreate(
+        channel=withdrawal.channel,
+        purpose=withdrawal.purpose,
+        status="withdrawn",
+        source=f"campaigns:{withdrawal.source}"[:100],
+        evidence=f"event {event.id}",
+        captured_at=withdrawal.captured_at,
+    )
     try:
-        await record_consent(uow, uuid.UUID(withdrawal.contact_id), data,
-                             source_event_id=event.id)
+        await record_consent(uow, uuid.UUID(withdrawal.contact_id), data, source_event_id=event.id)
     except NotFound:
         return  # a person this service never had (or another tenant's): nothing to withdraw
 

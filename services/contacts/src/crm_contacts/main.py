@@ -24,7 +24,9 @@ erasure. Every change is published to `crm.contacts.v1`."""
 
 def create_app(settings: ServiceSettings) -> FastAPI:
     return create_service_app(
-        settings, title="CRM contacts", description=DESCRIPTION,
+        settings,
+        title="CRM contacts",
+        description=DESCRIPTION,
         routers=[people, companies, consents, interactions, gdpr, ownership],
     )
 

@@ -237,10 +237,22 @@ class CampaignConsentWithdrawn(ConsentWithdrawn):
 
 
 CATALOG: list[type[EventData]] = [
-    ContactCreated, ContactUpdated, ContactDeleted, ContactErased, ContactMerged,
-    ContactOwnerChanged, ContactRoleAdded, ContactRoleUpdated, ContactRoleRemoved,
-    CompanyCreated, CompanyUpdated, CompanyDeleted, CompanyOwnerChanged,
-    ConsentGranted, ConsentWithdrawn, InteractionLogged,
+    ContactCreated,
+    ContactUpdated,
+    ContactDeleted,
+    ContactErased,
+    ContactMerged,
+    ContactOwnerChanged,
+    ContactRoleAdded,
+    ContactRoleUpdated,
+    ContactRoleRemoved,
+    CompanyCreated,
+    CompanyUpdated,
+    CompanyDeleted,
+    CompanyOwnerChanged,
+    ConsentGranted,
+    ConsentWithdrawn,
+    InteractionLogged,
     CampaignConsentWithdrawn,
 ]
 

@@ -120,7 +120,13 @@ class InboundEvent:
 
     @classmethod
     def from_record(
-        cls, *, topic: str, partition: int, offset: int, key: bytes | None, value: bytes | None,
+        cls,
+        *,
+        topic: str,
+        partition: int,
+        offset: int,
+        key: bytes | None,
+        value: bytes | None,
         headers: list[tuple[str, bytes]] | tuple[tuple[str, bytes], ...],
     ) -> InboundEvent:
         attrs = {k: v.decode(errors="replace") for k, v in headers}
@@ -135,8 +141,15 @@ class InboundEvent:
         if not isinstance(data, dict):
             raise MalformedEvent("event data must be a JSON object")
         return cls(
-            id=attrs["ce_id"], type=attrs["ce_type"], source=attrs["ce_source"],
-            tenant_id=attrs["ce_tenantid"], time=time, data=data,
-            subject=attrs.get("ce_subject"), key=key.decode() if key else None,
-            topic=topic, partition=partition, offset=offset,
+            id=attrs["ce_id"],
+            type=attrs["ce_type"],
+            source=attrs["ce_source"],
+            tenant_id=attrs["ce_tenantid"],
+            time=time,
+            data=data,
+            subject=attrs.get("ce_subject"),
+            key=key.decode() if key else None,
+            topic=topic,
+            partition=partition,
+            offset=offset,
         )

@@ -35,8 +35,9 @@ class Role(Base, TenantRow):
     __tablename__ = "person_company_roles"
     __table_args__ = (Index("ix_person_company_roles_company", "tenant_id", "company_id"),)
 
-    person_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"),
-                                                 index=True)
+    person_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("people.id", ondelete="CASCADE"), index=True
+    )
     company_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("companies.id", ondelete="CASCADE"))
     title: Mapped[str | None] = mapped_column(String(200))
     is_primary: Mapped[bool] = mapped_column(Boolean, default=False)

@@ -15,8 +15,14 @@ class ConsentEntry(Base, TenantRow):
     __tablename__ = "consent_ledger"
     __table_args__ = (
         UniqueConstraint("tenant_id", "source_event_id"),
-        Index("ix_consent_ledger_person", "tenant_id", "person_id", "channel", "purpose",
-              "captured_at"),
+        Index(
+            "ix_consent_ledger_person",
+            "tenant_id",
+            "person_id",
+            "channel",
+            "purpose",
+            "captured_at",
+        ),
     )
 
     person_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("people.id", ondelete="RESTRICT"))

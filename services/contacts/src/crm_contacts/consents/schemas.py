@@ -18,8 +18,9 @@ class ConsentCreate(StrictModel):
     status: ConsentStatus
     source: Annotated[str, Field(min_length=1, max_length=100)]
     evidence: Annotated[str, Field(max_length=2000)] | None = None
-    captured_at: datetime | None = Field(default=None, description="When the customer said so; "
-                                         "defaults to now")
+    captured_at: datetime | None = Field(
+        default=None, description="When the customer said so; defaults to now"
+    )
 
 
 class ConsentEntryRead(BaseModel):

@@ -15,21 +15,40 @@ from crm_shared.events.catalog import ConsentGranted, ConsentWithdrawn
 from crm_shared.uow import UnitOfWork
 
 
-async def record_consent(uow: UnitOfWork, person_id: uuid.UUID, data: ConsentCreate, *,
-                         source_event_id: str | None = None) -> ConsentEntry:
+async def record_consent(
+    uow: UnitOfWork,
+    person_id: uuid.UUID,
+    data: ConsentCreate,
+    *,
+    source_event_id: str | None = None,
+) -> ConsentEntry:
     await get_person(uow, person_id, include_deleted=True)
     entry = ConsentEntry(
-        tenant_id=uow.tenant_id, person_id=person_id, channel=data.channel,
-        purpose=data.purpose, status=data.status, source=data.source, evidence=data.evidence,
-        captured_at=data.captured_at or datetime.now(UTC), recorded_by=uow.actor,
+        tenant_id=uow.tenant_id,
+        person_id=person_id,
+        channel=data.channel,
+        purpose=data.purpose,
+        status=data.status,
+        source=data.source,
+        evidence=data.evidence,
+        captured_at=data.captured_at or datetime.now(UTC),
+        recorded_by=uow.actor,
         source_event_id=source_event_id,
     )
     uow.session.add(entry)
     await uow.session.flush()
     event = ConsentGranted if data.status == "granted" else ConsentWithdrawn
-    uow.publish(event(tenant_id=uow.tenant_id, contact_id=str(person_id), channel=data.channel,
-                      purpose=data.purpose, source=data.source, captured_at=entry.captured_at,
-                      entry_id=str(entry.id)))
+    uow.publish(
+        event(
+            tenant_id=uow.tenant_id,
+            contact_id=str(person_id),
+            channel=data.channel,
+            purpose=data.purpose,
+            source=data.source,
+            captured_at=entry.captured_at,
+            entry_id=str(entry.id),
+        )
+    )
     return entry
 
 
@@ -39,8 +58,11 @@ async def already_recorded(uow: UnitOfWork, source_event_id: str) -> bool:
 
 
 async def ledger(uow: UnitOfWork, person_id: uuid.UUID) -> list[ConsentEntry]:
-    query = (select(ConsentEntry).where(ConsentEntry.person_id == person_id)
-             .order_by(ConsentEntry.captured_at, ConsentEntry.recorded_at))
+    query = (
+        select(ConsentEntry)
+        .where(ConsentEntry.person_id == person_id)
+        .order_by(ConsentEntry.captured_at, ConsentEntry.recorded_at)
+    )
     return list((await uow.session.scalars(query)).all())
 
 
@@ -49,6 +71,13 @@ def current(entries: list[ConsentEntry]) -> list[CurrentConsent]:
     latest: dict[tuple[str, str], ConsentEntry] = {}
     for entry in entries:
         latest[(entry.channel, entry.purpose)] = entry
-    return [CurrentConsent(channel=e.channel, purpose=e.purpose, status=e.status,  # type: ignore[arg-type]
-                           captured_at=e.captured_at, source=e.source)
-            for _, e in sorted(latest.items())]
+    return [
+        CurrentConsent(
+            channel=e.channel,
+            purpose=e.purpose,
+            status=e.status,
+            captured_at=e.captured_at,
+            source=e.source,
+        )
+        for _, e in sorted(latest.items())
+    ]

@@ -31,12 +31,17 @@ async def export_person(person_id: uuid.UUID, uow: UoW, _: Admin) -> dict[str, A
         return await service.export_person(uow, person_id)
 
 
-@router.post("/erasure", status_code=201, response_model=ErasureRead,
-             summary="Right to erasure: remove the person's PII here and, by event, everywhere")
-async def erase_person(person_id: uuid.UUID, uow: UoW, _: Admin,
-                       body: Annotated[ErasureRequest | None, Body()] = None) -> ErasureRead:
+@router.post(
+    "/erasure",
+    status_code=201,
+    response_model=ErasureRead,
+    summary="Right to erasure: remove the person's PII here and, by event, everywhere",
+)
+async def erase_person(
+    person_id: uuid.UUID, uow: UoW, _: Admin, body: Annotated[ErasureRequest | None, Body()] = None
+) -> ErasureRead:
     async with uow:
-        erasure = await service.erase_person(uow, person_id,
-                                             reason=body.reason if body else None)
-    return ErasureRead(person_id=erasure.person_id, erased_at=erasure.erased_at,
-                       requested_by=erasure.requested_by)
+        erasure = await service.erase_person(uow, person_id, reason=body.reason if body else None)
+    return ErasureRead(
+        person_id=erasure.person_id, erased_at=erasure.erased_at, requested_by=erasure.requested_by
+    )

@@ -13,12 +13,14 @@ class Interaction(Base, TenantRow):
     """A logged touchpoint (call, meeting, email, visit, note ...) with a person."""
 
     __tablename__ = "interactions"
-    __table_args__ = (Index("ix_interactions_person_time", "tenant_id", "person_id",
-                            "occurred_at"),)
+    __table_args__ = (
+        Index("ix_interactions_person_time", "tenant_id", "person_id", "occurred_at"),
+    )
 
     person_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"))
     company_id: Mapped[uuid.UUID | None] = mapped_column(
-        ForeignKey("companies.id", ondelete="SET NULL"))
+        ForeignKey("companies.id", ondelete="SET NULL")
+    )
     channel: Mapped[str] = mapped_column(String(16))
     direction: Mapped[str] = mapped_column(String(16))
     kind: Mapped[str] = mapped_column(String(32))

@@ -9,8 +9,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from crm_shared.events.catalog import Channel, Direction
 from crm_shared.validation import LongText, StrictModel
 
-InteractionKind = Literal["note", "call", "meeting", "email", "message", "visit", "letter",
-                          "task", "other"]
+InteractionKind = Literal[
+    "note", "call", "meeting", "email", "message", "visit", "letter", "task", "other"
+]
 
 
 class InteractionCreate(StrictModel):

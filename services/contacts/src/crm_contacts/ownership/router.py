@@ -26,13 +26,23 @@ class TransferRequest(StrictModel):
         return self
 
 
-@router.post("", status_code=201, response_model=TransferResult,
-             summary="Move every person and company one user owns to another user")
+@router.post(
+    "",
+    status_code=201,
+    response_model=TransferResult,
+    summary="Move every person and company one user owns to another user",
+)
 async def transfer(body: TransferRequest, request: Request, uow: UoW, _: Manager) -> JSONResponse:
     async with uow:
+
         async def work() -> tuple[BaseModel, dict[str, str]]:
-            result = await transfer_ownership(uow, from_owner=body.from_owner_id,
-                                              to_owner=body.to_owner_id, people=body.people,
-                                              companies=body.companies)
+            result = await transfer_ownership(
+                uow,
+                from_owner=body.from_owner_id,
+                to_owner=body.to_owner_id,
+                people=body.people,
+                companies=body.companies,
+            )
             return result, {}
+
         return await idempotent(uow, request, work)

@@ -5,7 +5,14 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
-    Boolean, DateTime, ForeignKey, Index, String, Text, UniqueConstraint, text,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Index,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -17,9 +24,11 @@ class Person(Base, Versioned):
     __tablename__ = "people"
     __table_args__ = (
         UniqueConstraint("tenant_id", "external_id"),
-        Index("ix_people_name_trgm",
-              text("(coalesce(first_name, '') || ' ' || coalesce(last_name, '')) gin_trgm_ops"),
-              postgresql_using="gin"),
+        Index(
+            "ix_people_name_trgm",
+            text("(coalesce(first_name, '') || ' ' || coalesce(last_name, '')) gin_trgm_ops"),
+            postgresql_using="gin",
+        ),
         Index("ix_people_tenant_owner", "tenant_id", "owner_id"),
         Index("ix_people_tags", "tags", postgresql_using="gin"),
     )
@@ -56,8 +65,9 @@ class PersonEmail(Base, TenantRow):
     __tablename__ = "person_emails"
     __table_args__ = (UniqueConstraint("tenant_id", "email"),)
 
-    person_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"),
-                                                 index=True)
+    person_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("people.id", ondelete="CASCADE"), index=True
+    )
     email: Mapped[str] = mapped_column(String(320))
     is_primary: Mapped[bool] = mapped_column(Boolean, default=False)
     position: Mapped[int] = mapped_column(default=0)
@@ -67,8 +77,9 @@ class PersonPhone(Base, TenantRow):
     __tablename__ = "person_phones"
     __table_args__ = (Index("ix_person_phones_tenant_number", "tenant_id", "number"),)
 
-    person_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"),
-                                                 index=True)
+    person_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("people.id", ondelete="CASCADE"), index=True
+    )
     number: Mapped[str] = mapped_column(String(20))
     kind: Mapped[str] = mapped_column(String(16), default="mobile")
     is_primary: Mapped[bool] = mapped_column(Boolean, default=False)

@@ -18,10 +18,13 @@ from crm_shared.web import UoW
 router = APIRouter(prefix="/v1/people", tags=["people"])
 
 PERSON_EXAMPLE = {
-    "first_name": "Ada", "last_name": "Lovelace",
+    "first_name": "Ada",
+    "last_name": "Lovelace",
     "emails": [{"email": "ada@example.com", "primary": True}],
     "phones": [{"number": "+48601234567", "kind": "mobile"}],
-    "lifecycle_stage": "prospect", "tags": ["vip"], "owner_id": "user-1",
+    "lifecycle_stage": "prospect",
+    "tags": ["vip"],
+    "owner_id": "user-1",
     "preferences": {"preferred_channel": "email", "do_not_contact": False},
 }
 
@@ -30,28 +33,40 @@ def _with_etag(person: PersonRead) -> tuple[BaseModel, dict[str, str]]:
     return person, {"ETag": f'"{person.version}"', "Location": f"/v1/people/{person.id}"}
 
 
-@router.post("", status_code=201, response_model=PersonRead, summary="Create a person",
-             responses={409: {"description": "Email or external id already used"}})
+@router.post(
+    "",
+    status_code=201,
+    response_model=PersonRead,
+    summary="Create a person",
+    responses={409: {"description": "Email or external id already used"}},
+)
 async def create_person(
-    request: Request, uow: UoW, _: Writer,
+    request: Request,
+    uow: UoW,
+    _: Writer,
     body: Annotated[PersonCreate, Body(openapi_examples={"person": {"value": PERSON_EXAMPLE}})],
 ) -> JSONResponse:
     async with uow:
+
         async def work() -> tuple[BaseModel, dict[str, str]]:
             return _with_etag(service.to_read(await service.create_person(uow, body)))
+
         return await idempotent(uow, request, work)
 
 
 @router.get("", response_model=Page[PersonRead], summary="List and search people")
 async def list_people(
-    uow: UoW, _: Reader,
+    uow: UoW,
+    _: Reader,
     page: Annotated[PageParams, Depends(page_params)],
     filters: Annotated[PersonFilters, Query()],
 ) -> Page[PersonRead]:
     async with uow:
         rows = await service.list_people(uow, filters, page)
-    return Page(items=[service.to_read(p) for p in rows[: page.limit]],
-                next_cursor=next_cursor(rows, page.limit, lambda p: [str(p.id)]))
+    return Page(
+        items=[service.to_read(p) for p in rows[: page.limit]],
+        next_cursor=next_cursor(rows, page.limit, lambda p: [str(p.id)]),
+    )
 
 
 @router.get("/{person_id}", response_model=PersonRead, summary="Get a person")
@@ -64,13 +79,18 @@ async def get_person(person_id: uuid.UUID, uow: UoW, _: Reader, response: Respon
 
 @router.patch("/{person_id}", response_model=PersonRead, summary="Update a person (If-Match)")
 async def update_person(
-    person_id: uuid.UUID, body: PersonUpdate, request: Request, uow: UoW, _: Writer,
+    person_id: uuid.UUID,
+    body: PersonUpdate,
+    request: Request,
+    uow: UoW,
+    _: Writer,
     response: Response,
 ) -> PersonRead:
     expected = if_match_version(request)
     async with uow:
         person = service.to_read(
-            await service.update_person(uow, person_id, body, expected_version=expected))
+            await service.update_person(uow, person_id, body, expected_version=expected)
+        )
     set_etag(response, person.version)
     return person
 

@@ -8,8 +8,17 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from crm_shared.validation import (
-    Attributes, CountryCode, Email, LanguageTag, Name, Phone, ShortText, StrictModel, Tags,
-    TimeZoneName, UserId,
+    Attributes,
+    CountryCode,
+    Email,
+    LanguageTag,
+    Name,
+    Phone,
+    ShortText,
+    StrictModel,
+    Tags,
+    TimeZoneName,
+    UserId,
 )
 
 LifecycleStage = Literal["subscriber", "lead", "prospect", "customer", "former_customer"]

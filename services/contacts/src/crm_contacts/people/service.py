@@ -13,7 +13,13 @@ from crm_contacts.companies.models import Role
 from crm_contacts.events import contact_snapshot
 from crm_contacts.people.models import Person, PersonEmail, PersonPhone
 from crm_contacts.people.schemas import (
-    EmailOut, PersonCreate, PersonFields, PersonFilters, PersonRead, PersonUpdate, PhoneOut,
+    EmailOut,
+    PersonCreate,
+    PersonFields,
+    PersonFilters,
+    PersonRead,
+    PersonUpdate,
+    PhoneOut,
     Preferences,
 )
 from crm_shared.concurrency import check_version
@@ -22,26 +28,49 @@ from crm_shared.events.catalog import ContactCreated, ContactDeleted, ContactUpd
 from crm_shared.pagination import PageParams
 from crm_shared.uow import UnitOfWork
 
-SCALARS = ("first_name", "last_name", "job_title", "language", "timezone", "lifecycle_stage",
-           "source", "external_id", "tags", "attributes", "owner_id", "relationship_level")
+SCALARS = (
+    "first_name",
+    "last_name",
+    "job_title",
+    "language",
+    "timezone",
+    "lifecycle_stage",
+    "source",
+    "external_id",
+    "tags",
+    "attributes",
+    "owner_id",
+    "relationship_level",
+)
 EMPTY: dict[str, type[list[str]] | type[dict[str, Any]]] = {"tags": list, "attributes": dict}
 
 
 async def create_person(uow: UnitOfWork, data: PersonCreate) -> Person:
     await _ensure_unique(uow, data)
-    person = Person(tenant_id=uow.tenant_id, tags=[], attributes={}, addresses=[],
-                    emails=[], phones=[])
+    person = Person(
+        tenant_id=uow.tenant_id, tags=[], attributes={}, addresses=[], emails=[], phones=[]
+    )
     _apply(person, data)
     await _apply_contact_points(uow.session, person, data, uow.tenant_id)
     uow.session.add(person)
     await uow.session.flush()
-    uow.publish(ContactCreated(tenant_id=uow.tenant_id, contact_id=str(person.id),
-                               contact=await contact_snapshot(uow.session, person)))
+    uow.publish(
+        ContactCreated(
+            tenant_id=uow.tenant_id,
+            contact_id=str(person.id),
+            contact=await contact_snapshot(uow.session, person),
+        )
+    )
     return person
 
 
-async def get_person(uow: UnitOfWork, person_id: uuid.UUID, *, for_update: bool = False,
-                     include_deleted: bool = False) -> Person:
+async def get_person(
+    uow: UnitOfWork,
+    person_id: uuid.UUID,
+    *,
+    for_update: bool = False,
+    include_deleted: bool = False,
+) -> Person:
     query = select(Person).where(Person.id == person_id)
     if not include_deleted:
         query = query.where(Person.deleted_at.is_(None))
@@ -53,8 +82,9 @@ async def get_person(uow: UnitOfWork, person_id: uuid.UUID, *, for_update: bool 
     return person
 
 
-async def update_person(uow: UnitOfWork, person_id: uuid.UUID, data: PersonUpdate,
-                        *, expected_version: int) -> Person:
+async def update_person(
+    uow: UnitOfWork, person_id: uuid.UUID, data: PersonUpdate, *, expected_version: int
+) -> Person:
     person = await get_person(uow, person_id, for_update=True)
     check_version(person.version, expected_version)
     if person.erased_at is not None:
@@ -64,9 +94,14 @@ async def update_person(uow: UnitOfWork, person_id: uuid.UUID, data: PersonUpdat
     changed |= await _apply_contact_points(uow.session, person, data, uow.tenant_id)
     if changed:
         await uow.session.flush()
-        uow.publish(ContactUpdated(tenant_id=uow.tenant_id, contact_id=str(person.id),
-                                   contact=await contact_snapshot(uow.session, person),
-                                   changed=sorted(changed)))
+        uow.publish(
+            ContactUpdated(
+                tenant_id=uow.tenant_id,
+                contact_id=str(person.id),
+                contact=await contact_snapshot(uow.session, person),
+                changed=sorted(changed),
+            )
+        )
     return person
 
 
@@ -87,7 +122,7 @@ async def list_people(uow: UnitOfWork, filters: PersonFilters, page: PageParams)
     return list((await uow.session.scalars(query)).all())
 
 
-def _filtered(query: Select[tuple[Person]], f: PersonFilters) -> Select[tuple[Person]]:
+def _filtered(query: Select[Person], f: PersonFilters) -> Select[Person]:
     if f.lifecycle_stage:
         query = query.where(Person.lifecycle_stage == f.lifecycle_stage)
     if f.owner_id:
@@ -97,8 +132,9 @@ def _filtered(query: Select[tuple[Person]], f: PersonFilters) -> Select[tuple[Pe
     if f.updated_since:
         query = query.where(Person.updated_at >= f.updated_since)
     if f.company_id:
-        query = query.where(exists().where(and_(Role.person_id == Person.id,
-                                                Role.company_id == f.company_id)))
+        query = query.where(
+            exists().where(and_(Role.person_id == Person.id, Role.company_id == f.company_id))
+        )
     if f.q:
         query = query.where(_matches(f.q))
     return query
@@ -108,35 +144,45 @@ def _matches(q: str) -> Any:
     """Search over name, email and phone (digits only, so `+48 601` finds `+48601...`)."""
     pattern = f"%{q.replace('%', '').replace('_', '')}%"
     full_name = func.coalesce(Person.first_name, "") + " " + func.coalesce(Person.last_name, "")
-    clauses = [full_name.ilike(pattern),
-               exists().where(and_(PersonEmail.person_id == Person.id,
-                                   PersonEmail.email.ilike(pattern)))]
+    clauses = [
+        full_name.ilike(pattern),
+        exists().where(and_(PersonEmail.person_id == Person.id, PersonEmail.email.ilike(pattern))),
+    ]
     digits = "".join(ch for ch in q if ch.isdigit())
     if len(digits) >= 3:
-        clauses.append(exists().where(and_(PersonPhone.person_id == Person.id,
-                                           PersonPhone.number.like(f"%{digits}%"))))
+        clauses.append(
+            exists().where(
+                and_(PersonPhone.person_id == Person.id, PersonPhone.number.like(f"%{digits}%"))
+            )
+        )
     return or_(*clauses)
 
 
-async def _ensure_unique(uow: UnitOfWork, data: PersonFields,
-                         exclude: uuid.UUID | None = None) -> None:
+async def _ensure_unique(
+    uow: UnitOfWork, data: PersonFields, exclude: uuid.UUID | None = None
+) -> None:
     """The uniqueness rules (email, external id) with a clear 409 naming the holder.
     The unique indexes still decide races; this only makes the common case readable."""
     if data.emails:
         query = select(PersonEmail.email, PersonEmail.person_id).where(
-            PersonEmail.email.in_([e.email for e in data.emails]))
+            PersonEmail.email.in_([e.email for e in data.emails])
+        )
         if exclude is not None:
             query = query.where(PersonEmail.person_id != exclude)
         if taken := (await uow.session.execute(query)).first():
-            raise Conflict(f"The email {taken.email} belongs to another person.",
-                           extra={"conflicting_id": str(taken.person_id), "field": "emails"})
+            raise Conflict(
+                f"The email {taken.email} belongs to another person.",
+                extra={"conflicting_id": str(taken.person_id), "field": "emails"},
+            )
     if data.external_id:
-        query = select(Person.id).where(Person.external_id == data.external_id)
+        holder_query = select(Person.id).where(Person.external_id == data.external_id)
         if exclude is not None:
-            query = query.where(Person.id != exclude)
-        if holder := await uow.session.scalar(query):
-            raise Conflict(f"The external id {data.external_id} belongs to another person.",
-                           extra={"conflicting_id": str(holder), "field": "external_id"})
+            holder_query = holder_query.where(Person.id != exclude)
+        if holder := await uow.session.scalar(holder_query):
+            raise Conflict(
+                f"The external id {data.external_id} belongs to another person.",
+                extra={"conflicting_id": str(holder), "field": "external_id"},
+            )
 
 
 def _present(data: PersonFields) -> set[str]:
@@ -158,7 +204,8 @@ def _apply(person: Person, data: PersonFields) -> set[str]:
     if "addresses" in present:
         addresses = [a.model_dump(mode="json") for a in data.addresses or []]
         if addresses != person.addresses:
-            person.addresses, _ = addresses, changed.add("addresses")
+            person.addresses = addresses
+            changed.add("addresses")
     if "preferences" in present:
         prefs = data.preferences or Preferences()
         hours = prefs.contact_hours.model_dump(mode="json") if prefs.contact_hours else None
@@ -171,8 +218,9 @@ def _apply(person: Person, data: PersonFields) -> set[str]:
     return changed
 
 
-async def _apply_contact_points(session: AsyncSession, person: Person, data: PersonFields,
-                                tenant_id: str) -> set[str]:
+async def _apply_contact_points(
+    session: AsyncSession, person: Person, data: PersonFields, tenant_id: str
+) -> set[str]:
     """Replace emails and phones when they differ. Old rows are deleted and flushed first,
     because the unit of work would otherwise insert before it deletes (unique emails)."""
     present, changed = _present(data), set()
@@ -192,11 +240,15 @@ async def _apply_contact_points(session: AsyncSession, person: Person, data: Per
         person.updated_at = datetime.now(UTC)
         await session.flush()
     if "emails" in changed:
-        person.emails = [PersonEmail(tenant_id=tenant_id, email=email, is_primary=primary,
-                                     position=i) for i, (email, primary) in enumerate(emails)]
+        person.emails = [
+            PersonEmail(tenant_id=tenant_id, email=email, is_primary=primary, position=i)
+            for i, (email, primary) in enumerate(emails)
+        ]
     if "phones" in changed:
-        person.phones = [PersonPhone(tenant_id=tenant_id, number=n, kind=k, is_primary=pr,
-                                     position=i) for i, (n, k, pr) in enumerate(phones)]
+        person.phones = [
+            PersonPhone(tenant_id=tenant_id, number=n, kind=k, is_primary=pr, position=i)
+            for i, (n, k, pr) in enumerate(phones)
+        ]
     return changed
 
 
@@ -206,24 +258,27 @@ def to_read(person: Person) -> PersonRead:
         first_name=person.first_name,
         last_name=person.last_name,
         emails=[EmailOut(email=e.email, primary=e.is_primary) for e in person.emails],
-        phones=[PhoneOut(number=p.number, kind=p.kind, primary=p.is_primary)
-                for p in person.phones],
-        addresses=person.addresses,  # type: ignore[arg-type]
+        phones=[
+            PhoneOut(number=p.number, kind=p.kind, primary=p.is_primary) for p in person.phones
+        ],
+        addresses=person.addresses,
         job_title=person.job_title,
         language=person.language,
         timezone=person.timezone,
-        lifecycle_stage=person.lifecycle_stage,  # type: ignore[arg-type]
+        lifecycle_stage=person.lifecycle_stage,
         source=person.source,
         external_id=person.external_id,
         tags=list(person.tags),
         attributes=dict(person.attributes),
         owner_id=person.owner_id,
-        relationship_level=person.relationship_level,  # type: ignore[arg-type]
-        preferences=Preferences.model_validate({
-            "preferred_channel": person.preferred_channel,
-            "contact_hours": person.contact_hours,
-            "do_not_contact": person.do_not_contact,
-        }),
+        relationship_level=person.relationship_level,
+        preferences=Preferences.model_validate(
+            {
+                "preferred_channel": person.preferred_channel,
+                "contact_hours": person.contact_hours,
+                "do_not_contact": person.do_not_contact,
+            }
+        ),
         version=person.version,
         created_at=person.created_at,
         updated_at=person.updated_at,
