@@ -7,6 +7,7 @@ Every test works in a tenant of its own, so tests never see each other's rows.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -59,22 +60,39 @@ async def rebuild_database(spec: ServiceSpec, settings: ServiceSettings) -> None
     await asyncio.to_thread(command.upgrade, config, "head")
 
 
-@pytest.fixture(scope="session")
-def contacts_settings() -> ServiceSettings:
-    return settings_for_tests("contacts")
-
-
-@pytest.fixture(scope="session")
-async def contacts_db(contacts_settings: ServiceSettings) -> ServiceSettings:
-    await rebuild_database(get_service("contacts"), contacts_settings)
-    return contacts_settings
-
-
-@pytest.fixture(scope="session")
-async def contacts_app(contacts_db: ServiceSettings) -> AsyncIterator[FastAPI]:
-    app = get_service("contacts").create_app(contacts_db)
+@contextlib.asynccontextmanager
+async def running_app(service: str, **overrides: Any) -> AsyncIterator[FastAPI]:
+    """A service's app over a freshly migrated test database, lifespan started (no server:
+    clients talk to it in-process through httpx's ASGI transport)."""
+    settings = settings_for_tests(service, **overrides)
+    await rebuild_database(get_service(service), settings)
+    app = get_service(service).create_app(settings)
     async with app.router.lifespan_context(app):
         yield app
+
+
+def client(
+    app: FastAPI, tenant: str, roles: list[str] | None = None, sub: str = "user-1"
+) -> httpx.AsyncClient:
+    """An in-process HTTP client with a bearer token for `tenant` (admin unless told)."""
+    token = mint_token(app.state.settings, tenant=tenant, roles=roles or ["admin"], sub=sub)
+    return httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app),
+        base_url=f"http://{app.state.settings.service}",
+        headers={"Authorization": f"Bearer {token}"},
+    )
+
+
+@pytest.fixture(scope="session")
+async def contacts_app() -> AsyncIterator[FastAPI]:
+    async with running_app("contacts") as app:
+        yield app
+
+
+@pytest.fixture(scope="session")
+def contacts_db(contacts_app: FastAPI) -> ServiceSettings:
+    settings: ServiceSettings = contacts_app.state.settings
+    return settings
 
 
 @pytest.fixture(scope="session")

@@ -1,259 +1,61 @@
 """The event catalog as pydantic models: what each topic carries, field by field.
 
-Types are `crm.<entity>.<past-tense verb>`; the key is the customer (contact) id when the event
-concerns a customer. Evolution is additive only; a breaking change gets a new type name.
-The AsyncAPI document and the Kubernetes topic/ACL manifests are derived from this module.
+One module per topic (`contacts`, `opportunities`, `campaigns`, `tickets`, `analytics`, `erp`),
+each owned by its producer. Types are `crm.<entity>.<past-tense verb>`; the key is the customer
+(contact) id when the event concerns a customer. Evolution is additive only; a breaking change
+gets a new type name. The AsyncAPI document and the Kubernetes topic/ACL manifests derive from
+this module.
 """
 
 from __future__ import annotations
 
-from datetime import date, datetime
-from typing import Literal
-
-from pydantic import BaseModel
-
-from crm_shared.events.envelope import EventData
-
-CONTACTS = "crm.contacts.v1"
-OPPORTUNITIES = "crm.opportunities.v1"
-CAMPAIGNS = "crm.campaigns.v1"
-TICKETS = "crm.tickets.v1"
-ANALYTICS = "crm.analytics.v1"
-ERP_ORDERS = "erp.orders.v1"
-
-# Topic -> the service that produces it (the ERP is outside the system).
-TOPIC_PRODUCERS: dict[str, str] = {
-    CONTACTS: "contacts",
-    OPPORTUNITIES: "opportunities",
-    CAMPAIGNS: "campaigns",
-    TICKETS: "tickets",
-    ANALYTICS: "analytics",
-    ERP_ORDERS: "erp",
-}
-TOPICS: list[str] = list(TOPIC_PRODUCERS)
-
-
-def dlq_topic(topic: str) -> str:
-    return f"{topic}.dlq"
-
-
-Channel = Literal["email", "phone", "sms", "chat", "web", "social", "in_person", "letter", "other"]
-ConsentChannel = Literal["email", "sms", "phone", "post", "web", "social", "in_person"]
-ConsentPurpose = Literal["marketing", "service", "profiling"]
-Direction = Literal["inbound", "outbound", "internal"]
-
-
-# --- snapshots carried by state events (consumers keep read models from them) -----------------
-
-
-class ContactSnapshot(BaseModel):
-    contact_id: str
-    first_name: str | None
-    last_name: str | None
-    primary_email: str | None
-    emails: list[str]
-    phones: list[str]
-    job_title: str | None
-    language: str | None
-    timezone: str | None
-    country: str | None
-    lifecycle_stage: str
-    source: str | None
-    tags: list[str]
-    attributes: dict[str, object]
-    owner_id: str | None
-    relationship_level: str | None
-    preferred_channel: str | None
-    do_not_contact: bool
-    company_ids: list[str]
-    version: int
-    updated_at: datetime
-
-
-class CompanySnapshot(BaseModel):
-    company_id: str
-    name: str
-    domain: str | None
-    industry: str | None
-    employee_count: int | None
-    country: str | None
-    parent_id: str | None
-    owner_id: str | None
-    relationship_level: str | None
-    tags: list[str]
-    version: int
-    updated_at: datetime
-
-
-class SourceRef(BaseModel):
-    service: str
-    entity: str
-    id: str
-
-
-# --- crm.contacts.v1 -----------------------------------------------------------------------
-
-
-class _ContactEvent(EventData):
-    topic = CONTACTS
-    key_field = "contact_id"
-    contact_id: str
-
-
-class ContactCreated(_ContactEvent):
-    type = "crm.contact.created"
-    description = "A person was created."
-    contact: ContactSnapshot
-
-
-class ContactUpdated(_ContactEvent):
-    type = "crm.contact.updated"
-    description = "A person changed; `changed` names the fields."
-    contact: ContactSnapshot
-    changed: list[str]
-
-
-class ContactDeleted(_ContactEvent):
-    type = "crm.contact.deleted"
-    description = "A person was deleted (a tombstone; the row is kept for sync)."
-
-
-class ContactErased(_ContactEvent):
-    type = "crm.contact.erased"
-    description = "GDPR erasure: every consumer must remove this person's PII."
-    erased_at: datetime
-
-
-class ContactMerged(_ContactEvent):
-    type = "crm.contact.merged"
-    description = "Duplicates were merged into the survivor `contact_id`."
-    merged_ids: list[str]
-
-
-class ContactOwnerChanged(_ContactEvent):
-    type = "crm.contact.owner_changed"
-    description = "A person's owner changed."
-    previous_owner_id: str | None
-    owner_id: str | None
-
-
-class _RoleEvent(_ContactEvent):
-    role_id: str
-    company_id: str
-    title: str | None
-    is_primary: bool
-    start_date: date | None
-    end_date: date | None
-
-
-class ContactRoleAdded(_RoleEvent):
-    type = "crm.contact.role_added"
-    description = "A person took a role in a company."
-
-
-class ContactRoleUpdated(_RoleEvent):
-    type = "crm.contact.role_updated"
-    description = "A person's role in a company changed."
-
-
-class ContactRoleRemoved(_RoleEvent):
-    type = "crm.contact.role_removed"
-    description = "A person's role in a company was removed."
-
-
-class _CompanyEvent(EventData):
-    topic = CONTACTS
-    key_field = "company_id"
-    company_id: str
-
-
-class CompanyCreated(_CompanyEvent):
-    type = "crm.company.created"
-    description = "A company was created."
-    company: CompanySnapshot
-
-
-class CompanyUpdated(_CompanyEvent):
-    type = "crm.company.updated"
-    description = "A company changed; `changed` names the fields."
-    company: CompanySnapshot
-    changed: list[str]
-
-
-class CompanyDeleted(_CompanyEvent):
-    type = "crm.company.deleted"
-    description = "A company was deleted."
-
-
-class CompanyOwnerChanged(_CompanyEvent):
-    type = "crm.company.owner_changed"
-    description = "A company's owner changed."
-    previous_owner_id: str | None
-    owner_id: str | None
-
-
-class _ConsentEvent(_ContactEvent):
-    topic = CONTACTS
-    channel: ConsentChannel
-    purpose: ConsentPurpose
-    source: str
-    captured_at: datetime
-    entry_id: str | None = None
-
-
-class ConsentGranted(_ConsentEvent):
-    type = "crm.consent.granted"
-    description = "A person granted consent for a channel and purpose."
-
-
-class ConsentWithdrawn(_ConsentEvent):
-    type = "crm.consent.withdrawn"
-    description = "A person withdrew consent for a channel and purpose."
-
-
-class InteractionLogged(_ContactEvent):
-    type = "crm.interaction.logged"
-    description = "A touchpoint with a customer, in any channel: the omnichannel timeline's input."
-    interaction_id: str
-    company_id: str | None = None
-    channel: Channel
-    direction: Direction
-    kind: str
-    occurred_at: datetime
-    summary: str | None = None
-    actor_id: str | None = None
-    source: SourceRef
-
-
-# --- crm.campaigns.v1 (consumed by contacts already) ----------------------------------------
-
-
-class CampaignConsentWithdrawn(ConsentWithdrawn):
-    """An unsubscribe recorded by campaigns; contacts applies it to the consent ledger once."""
-
-    topic = CAMPAIGNS
-    description = "An unsubscribe recorded by campaigns."
-    campaign_id: str | None = None
-
-
-CATALOG: list[type[EventData]] = [
+from crm_shared.events import analytics, campaigns, contacts, erp, opportunities, tickets
+from crm_shared.events.campaigns import CampaignConsentWithdrawn
+from crm_shared.events.common import (
+    ANALYTICS,
+    CAMPAIGNS,
+    CONTACTS,
+    ERP_ORDERS,
+    OPPORTUNITIES,
+    TICKETS,
+    TOPIC_PRODUCERS,
+    TOPICS,
+    Channel,
+    ConsentChannel,
+    ConsentPurpose,
+    Direction,
+    SourceRef,
+    dlq_topic,
+)
+from crm_shared.events.contacts import (
+    CompanyCreated,
+    CompanyDeleted,
+    CompanyOwnerChanged,
+    CompanySnapshot,
+    CompanyUpdated,
+    ConsentGranted,
+    ConsentWithdrawn,
     ContactCreated,
-    ContactUpdated,
     ContactDeleted,
     ContactErased,
     ContactMerged,
     ContactOwnerChanged,
     ContactRoleAdded,
-    ContactRoleUpdated,
     ContactRoleRemoved,
-    CompanyCreated,
-    CompanyUpdated,
-    CompanyDeleted,
-    CompanyOwnerChanged,
-    ConsentGranted,
-    ConsentWithdrawn,
+    ContactRoleUpdated,
+    ContactSnapshot,
+    ContactUpdated,
     InteractionLogged,
-    CampaignConsentWithdrawn,
+)
+from crm_shared.events.envelope import EventData
+
+CATALOG: list[type[EventData]] = [
+    *contacts.EVENTS,
+    *opportunities.EVENTS,
+    *campaigns.EVENTS,
+    *tickets.EVENTS,
+    *analytics.EVENTS,
+    *erp.EVENTS,
 ]
 
 
@@ -263,3 +65,44 @@ def events_on(topic: str) -> list[type[EventData]]:
 
 def produced_topics(service: str) -> tuple[str, ...]:
     return tuple(t for t, producer in TOPIC_PRODUCERS.items() if producer == service)
+
+
+__all__ = [
+    "ANALYTICS",
+    "CAMPAIGNS",
+    "CATALOG",
+    "CONTACTS",
+    "ERP_ORDERS",
+    "OPPORTUNITIES",
+    "TICKETS",
+    "TOPICS",
+    "TOPIC_PRODUCERS",
+    "CampaignConsentWithdrawn",
+    "Channel",
+    "CompanyCreated",
+    "CompanyDeleted",
+    "CompanyOwnerChanged",
+    "CompanySnapshot",
+    "CompanyUpdated",
+    "ConsentChannel",
+    "ConsentGranted",
+    "ConsentPurpose",
+    "ConsentWithdrawn",
+    "ContactCreated",
+    "ContactDeleted",
+    "ContactErased",
+    "ContactMerged",
+    "ContactOwnerChanged",
+    "ContactRoleAdded",
+    "ContactRoleRemoved",
+    "ContactRoleUpdated",
+    "ContactSnapshot",
+    "ContactUpdated",
+    "Direction",
+    "EventData",
+    "InteractionLogged",
+    "SourceRef",
+    "dlq_topic",
+    "events_on",
+    "produced_topics",
+]

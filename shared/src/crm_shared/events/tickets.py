@@ -1,0 +1,10 @@
+"""crm.tickets.v1: service tickets, SLA, CSAT (produced by tickets).
+
+Event models are added here by the service's own work; the topic exists from the start.
+"""
+
+from __future__ import annotations
+
+from crm_shared.events.envelope import EventData
+
+EVENTS: list[type[EventData]] = []
