@@ -135,8 +135,10 @@ FROM unnest(string_to_array(:'names', ',')) AS d
 SQL
 }
 
-# One psql session for all databases (\connect between them) keeps a re-run fast. Default
-# privileges make every table, sequence and function crm_owner creates later usable by crm_app.
+# One psql session for all databases (\connect between them) keeps a re-run fast. No default
+# privileges: each migration grants crm_app exactly what it needs per table (append-only tables
+# get SELECT, INSERT only), so the grants are the same here, in CI and on a managed server; the
+# REVOKEs undo the blanket defaults an earlier version of this script set.
 ensure_grants() {
   local db
   for db in $(database_names); do
@@ -148,11 +150,9 @@ REVOKE CREATE ON SCHEMA public FROM PUBLIC;
 GRANT USAGE, CREATE ON SCHEMA public TO crm_owner;
 GRANT USAGE ON SCHEMA public TO crm_app;
 ALTER DEFAULT PRIVILEGES FOR ROLE crm_owner IN SCHEMA public
-  GRANT SELECT, INSERT, UPDATE, DELETE ON TABLES TO crm_app;
+  REVOKE SELECT, INSERT, UPDATE, DELETE ON TABLES FROM crm_app;
 ALTER DEFAULT PRIVILEGES FOR ROLE crm_owner IN SCHEMA public
-  GRANT USAGE, SELECT ON SEQUENCES TO crm_app;
-ALTER DEFAULT PRIVILEGES FOR ROLE crm_owner IN SCHEMA public
-  GRANT EXECUTE ON FUNCTIONS TO crm_app;
+  REVOKE USAGE, SELECT ON SEQUENCES FROM crm_app;
 SQL
   done | psql_admin postgres
 }

@@ -79,18 +79,18 @@ def run(
 
 @app.command()
 def migrate(
-    service: Annotated[str | None, typer.Argument()] = None, revision: str = "head"
+    service: Annotated[str | None, typer.Argument()] = None,
+    revision: Annotated[str, typer.Option(help="target revision")] = "head",
+    down: Annotated[bool, typer.Option("--down", help="downgrade to --revision")] = False,
 ) -> None:
     """Apply database migrations (as the owner role) for one service or all."""
     from alembic import command
 
     for spec in _services(service):
         settings = spec.settings()
-        typer.echo(f"migrating {spec.name} -> {revision}")
-        command.upgrade(
-            alembic_config(spec.migrations, settings.migration_database_url, settings.app_role),
-            revision,
-        )
+        config = alembic_config(spec.migrations, settings.migration_database_url, settings.app_role)
+        typer.echo(f"migrating {spec.name} {'down' if down else 'up'} to {revision}")
+        (command.downgrade if down else command.upgrade)(config, revision)
 
 
 @topics.command("ensure")

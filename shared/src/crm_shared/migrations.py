@@ -26,6 +26,8 @@ def app_role() -> str:
 
 
 def grant_to_app(table: str, privileges: str = DML) -> None:
+    """Exactly `privileges`, whatever default privileges the server may have granted."""
+    op.execute(f'REVOKE ALL ON TABLE {table} FROM "{app_role()}"')
     op.execute(f'GRANT {privileges} ON TABLE {table} TO "{app_role()}"')
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from crm_shared.events.common import TICKETS, Channel, Direction
+from crm_shared.events.contacts import InteractionLogged
 from crm_shared.events.envelope import EventData
 
 
@@ -83,6 +84,31 @@ class CsatSubmitted(_TicketEvent):
     submitted_at: datetime
 
 
+class TicketEscalated(_TicketEvent):
+    type = "crm.ticket.escalated"
+    description = "An SLA breach escalated the ticket (priority raised, queue moved): notify."
+    target: str
+    from_priority: str
+    to_priority: str
+    from_queue_id: str | None = None
+    to_queue_id: str | None = None
+    escalated_at: datetime
+
+
+class TicketMerged(_TicketEvent):
+    type = "crm.ticket.merged"
+    description = "A duplicate ticket (`ticket_id`) was merged into `into_ticket_id`."
+    into_ticket_id: str
+    merged_at: datetime
+
+
+class TicketInteractionLogged(InteractionLogged):
+    """A ticket message on the omnichannel timeline (the shape contacts publishes)."""
+
+    topic = TICKETS
+    description = "A ticket message (public reply or internal note) as a timeline entry."
+
+
 EVENTS: list[type[EventData]] = [
     TicketCreated,
     TicketAssigned,
@@ -92,4 +118,7 @@ EVENTS: list[type[EventData]] = [
     TicketSlaBreached,
     TicketSolved,
     CsatSubmitted,
+    TicketEscalated,
+    TicketMerged,
+    TicketInteractionLogged,
 ]
