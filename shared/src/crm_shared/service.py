@@ -55,8 +55,10 @@ def load_services() -> list[ServiceSpec]:
 
 
 def get_service(name: str) -> ServiceSpec:
-    for spec in load_services():
-        if spec.name == name:
+    """One service's spec, loading only its own entry point."""
+    for ep in entry_points(group=ENTRY_POINT_GROUP, name=name):
+        spec = ep.load()
+        if isinstance(spec, ServiceSpec):
             return spec
-    known = ", ".join(s.name for s in load_services()) or "none"
+    known = ", ".join(ep.name for ep in entry_points(group=ENTRY_POINT_GROUP)) or "none"
     raise KeyError(f"unknown service {name!r} (installed: {known})")

@@ -6,6 +6,7 @@ infrastructure that `make infra-up` starts, so a fresh checkout runs without any
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from pydantic import model_validator
@@ -70,7 +71,10 @@ class ServiceSettings(BaseSettings):
 
 
 def load_settings(service: str, port: int, **overrides: Any) -> ServiceSettings:
-    """Settings for `service` from `<SERVICE>_*` environment variables, then `overrides`."""
-    return ServiceSettings(
-        _env_prefix=f"{service.upper()}_", service=service, port=port, **overrides
-    )
+    """Settings for `service` from `<SERVICE>_*` environment variables, then `overrides`.
+    `port` is the service's default port; `<SERVICE>_PORT` wins over it."""
+    prefix = f"{service.upper()}_"
+    defaults: dict[str, Any] = {"service": service}
+    if f"{prefix}PORT" not in os.environ:
+        defaults["port"] = port
+    return ServiceSettings(_env_prefix=prefix, **(defaults | overrides))

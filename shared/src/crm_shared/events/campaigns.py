@@ -10,7 +10,7 @@ from decimal import Decimal
 from typing import Literal
 
 from crm_shared.events.common import CAMPAIGNS, Channel
-from crm_shared.events.contacts import ConsentWithdrawn
+from crm_shared.events.contacts import ConsentWithdrawn, InteractionLogged
 from crm_shared.events.envelope import EventData
 
 TouchKind = Literal[
@@ -23,6 +23,15 @@ class CampaignConsentWithdrawn(ConsentWithdrawn):
 
     topic = CAMPAIGNS
     description = "An unsubscribe recorded by campaigns."
+    campaign_id: str | None = None
+
+
+class CampaignInteractionLogged(InteractionLogged):
+    """A campaign touch on the omnichannel timeline (same shape as contacts' interaction.logged,
+    published on the campaigns topic)."""
+
+    topic = CAMPAIGNS
+    description = "A campaign touch, for the customer's omnichannel timeline."
     campaign_id: str | None = None
 
 
@@ -93,5 +102,6 @@ EVENTS: list[type[EventData]] = [
     CampaignLaunched,
     CampaignCompleted,
     CampaignTouchRecorded,
+    CampaignInteractionLogged,
     SurveyAnswered,
 ]

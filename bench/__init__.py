@@ -1,0 +1,1 @@
+"""Benchmarks (`make bench`): figures and the ratio to a minimal reference, never timed tests."""
