@@ -35,15 +35,15 @@ lint: bootstrap
 	$(RUN) ruff format --check .
 
 typecheck: bootstrap
-	$(RUN) mypy shared/src services/*/src tests bench
+	$(RUN) mypy shared/src services/*/src tests bench scripts
 
 pytest: bootstrap infra-up topics
-	$(RUN) pytest
+	$(RUN) pytest --ignore=tests/k8s
 
 test: lint typecheck pytest k8s
 
-k8s:
-	@if [ -f scripts/k8s/validate.sh ]; then bash scripts/k8s/validate.sh; fi
+k8s: bootstrap
+	bash scripts/k8s/validate.sh
 
 docs: bootstrap
 	$(RUN) crm docs export

@@ -63,10 +63,6 @@ async def create_person(request: Request) -> Response:
             person_id,
             email,
         )
-        await conn.fetch(
-            "SELECT company_id FROM person_company_roles WHERE person_id = $1 AND end_date IS NULL",
-            person_id,
-        )
         data = {
             "tenant_id": tenant,
             "contact_id": str(person_id),

@@ -12,6 +12,10 @@ and nothing else.
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 
 from tests.k8s.conftest import CodeFacts, CodeService, Manifest, of_kind
@@ -109,3 +113,21 @@ def test_consumers_do_not_outnumber_partitions(objects: list[Manifest], code: Co
         replicas = deployment["spec"]["replicas"]
         fewest = min(topics[t]["spec"]["partitions"] for t in service.consumes)
         assert replicas <= fewest, f"{name}: {replicas} consumers, {fewest} partitions"
+
+
+def test_committed_kafka_files_are_generated_from_the_code(code: CodeFacts) -> None:
+    """Once every deployed service is declared, topics.yaml/users.yaml must be exactly what
+    `gen_manifests.py kafka` derives from the code (partitions etc. included)."""
+    missing = [name for name in DEPLOYED if name not in code.services]
+    if missing:
+        pytest.skip(f"not declared by load_services() yet: {', '.join(missing)}")
+    script = Path(__file__).resolve().parents[2] / "scripts" / "k8s" / "gen_manifests.py"
+    result = subprocess.run(
+        [sys.executable, str(script), "kafka", "--check"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, (
+        result.stderr + "\nregenerate: uv run python scripts/k8s/gen_manifests.py kafka"
+    )

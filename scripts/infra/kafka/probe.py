@@ -15,7 +15,9 @@ API_METADATA, API_VERSIONS = 3, 18
 METADATA_VERSION = 4  # oldest version Kafka 4.x still serves; non-flexible, easy to encode
 
 
-def request(sock, api_key, version, corr_id, body=b""):
+def request(
+    sock: socket.socket, api_key: int, version: int, corr_id: int, body: bytes = b""
+) -> bytes:
     client_id = b"crm-infra-probe"
     header = struct.pack(">hhih", api_key, version, corr_id, len(client_id)) + client_id
     sock.sendall(struct.pack(">i", len(header) + len(body)) + header + body)
@@ -26,7 +28,7 @@ def request(sock, api_key, version, corr_id, body=b""):
     return payload[4:]
 
 
-def recv_exact(sock, n):
+def recv_exact(sock: socket.socket, n: int) -> bytes:
     buf = b""
     while len(buf) < n:
         chunk = sock.recv(n - len(buf))
@@ -36,24 +38,24 @@ def recv_exact(sock, n):
     return buf
 
 
-def metadata_supported(resp):
+def metadata_supported(resp: bytes) -> bool:
     error, count = struct.unpack(">hi", resp[:6])
     if error:
         raise RuntimeError(f"ApiVersions error {error}")
     for i in range(count):
         key, low, high = struct.unpack(">hhh", resp[6 + 6 * i : 12 + 6 * i])
         if key == API_METADATA:
-            return low <= METADATA_VERSION <= high
+            return bool(low <= METADATA_VERSION <= high)
     return False
 
 
-def live_brokers(resp):
+def live_brokers(resp: bytes) -> int:
     # throttle_time_ms, then the brokers array (node_id, host, port, rack).
-    count = struct.unpack(">i", resp[4:8])[0]
+    count: int = struct.unpack(">i", resp[4:8])[0]
     return max(count, 0)
 
 
-def main():
+def main() -> int:
     host, _, port = (sys.argv[1] if len(sys.argv) > 1 else "127.0.0.1:9092").rpartition(":")
     try:
         with socket.create_connection((host, int(port)), timeout=2) as sock:

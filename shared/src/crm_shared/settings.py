@@ -22,6 +22,7 @@ class ServiceSettings(BaseSettings):
     service: str
     port: int
     host: str = "127.0.0.1"
+    root_path: str = ""  # behind a path-prefix ingress, e.g. /contacts
     app_role: str = "crm_app"
     database_url: str = ""
     migration_database_url: str = ""

@@ -168,6 +168,7 @@ def create_service_app(
         openapi_url="/openapi.json",
         docs_url="/docs",
         redoc_url=None,
+        root_path=settings.root_path,
         generate_unique_id_function=_operation_id,
     )
     app.state.settings = settings

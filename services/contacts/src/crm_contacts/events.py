@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Sequence
+
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -10,12 +13,14 @@ from crm_contacts.people.models import Person
 from crm_shared.events.catalog import CompanySnapshot, ContactSnapshot
 
 
-async def contact_snapshot(session: AsyncSession, person: Person) -> ContactSnapshot:
-    company_ids = (
-        await session.scalars(
-            select(Role.company_id).where(Role.person_id == person.id, Role.end_date.is_(None))
-        )
-    ).all()
+async def contact_snapshot(
+    session: AsyncSession, person: Person, *, new: bool = False
+) -> ContactSnapshot:
+    """The person as events carry it; a person just created has no roles yet (no query)."""
+    company_ids: Sequence[uuid.UUID] = []
+    if not new:
+        query = select(Role.company_id).where(Role.person_id == person.id, Role.end_date.is_(None))
+        company_ids = (await session.scalars(query)).all()
     primary = next((e.email for e in person.emails if e.is_primary), None)
     country = next((a.get("country") for a in person.addresses if a.get("country")), None)
     return ContactSnapshot(

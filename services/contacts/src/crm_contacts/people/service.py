@@ -58,7 +58,7 @@ async def create_person(uow: UnitOfWork, data: PersonCreate) -> Person:
         ContactCreated(
             tenant_id=uow.tenant_id,
             contact_id=str(person.id),
-            contact=await contact_snapshot(uow.session, person),
+            contact=await contact_snapshot(uow.session, person, new=True),
         )
     )
     return person
