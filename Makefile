@@ -6,7 +6,7 @@ UV := $(shell command -v uv 2>/dev/null || echo "$(HOME)/.local/bin/uv")
 RUN := $(UV) run --frozen
 
 .PHONY: dev test lint typecheck pytest infra-up infra-down bootstrap migrate topics \
-        bench docs k8s clean
+        bench docs clients k8s clean
 
 bootstrap: .venv/.synced
 
@@ -40,13 +40,17 @@ typecheck: bootstrap
 pytest: bootstrap infra-up topics
 	$(RUN) pytest --ignore=tests/k8s
 
-test: lint typecheck pytest k8s
+test: lint typecheck pytest clients k8s
 
 k8s: bootstrap
 	bash scripts/k8s/validate.sh
 
 docs: bootstrap
 	$(RUN) crm docs export
+	cd clients/typescript && { [ -d node_modules ] || npm ci --silent; } && npm run --silent generate
+
+clients:
+	bash clients/typescript/scripts/check.sh
 
 bench: bootstrap infra-up migrate topics
 	$(RUN) python -m bench.contacts

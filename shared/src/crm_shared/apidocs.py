@@ -109,10 +109,69 @@ def render(document: dict[str, Any]) -> str:
     return json.dumps(document, indent=2, sort_keys=False) + "\n"
 
 
+def combined_openapi(documents: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """One document for frontend teams: every path under its service prefix (as the ingress
+    routes them), operation ids prefixed with the service, identical components shared and
+    clashing ones renamed `<Service><Name>`."""
+    paths: dict[str, Any] = {}
+    schemas: dict[str, Any] = {}
+    for service, document in documents.items():
+        renames = _merge_components(service, document, schemas)
+        for path, operations in document.get("paths", {}).items():
+            if not path.startswith("/v1/"):
+                continue  # health and metrics are per pod, not part of the public API
+            for operation in operations.values():
+                operation["operationId"] = f"{service}_{operation['operationId']}"
+                operation["tags"] = [f"{service}: {tag}" for tag in operation.get("tags", [])]
+            paths[f"/{service}{path}"] = _rename_refs(operations, renames)
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "CRM API",
+            "version": "1.0.0",
+            "description": "Every CRM service behind one ingress: /<service>/v1/...",
+        },
+        "servers": [{"url": "http://127.0.0.1:8080", "description": "ingress"}],
+        "paths": paths,
+        "components": {
+            "schemas": schemas,
+            "securitySchemes": {
+                "bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
+            },
+        },
+        "security": [{"bearer": []}],
+    }
+
+
+def _merge_components(
+    service: str, document: dict[str, Any], schemas: dict[str, Any]
+) -> dict[str, str]:
+    renames: dict[str, str] = {}
+    own = document.get("components", {}).get("schemas", {})
+    for name, schema in own.items():
+        if name in schemas and schemas[name] != schema:
+            renames[name] = f"{service.title()}{name}"
+    for name, schema in own.items():
+        schemas[renames.get(name, name)] = _rename_refs(schema, renames)
+    return renames
+
+
+def _rename_refs(value: Any, renames: dict[str, str]) -> Any:
+    if not renames:
+        return value
+    text = json.dumps(value)
+    for old, new in renames.items():
+        text = text.replace(f'"#/components/schemas/{old}"', f'"#/components/schemas/{new}"')
+    return json.loads(text)
+
+
 def expected_files(root: Path) -> dict[Path, str]:
     files = {root / DOCS / "asyncapi.json": render(asyncapi_document())}
-    for spec in load_services():
-        files[root / DOCS / "openapi" / f"{spec.name}.json"] = render(openapi_document(spec))
+    documents = {spec.name: openapi_document(spec) for spec in load_services()}
+    for name, document in documents.items():
+        files[root / DOCS / "openapi" / f"{name}.json"] = render(document)
+    combined = combined_openapi(json.loads(json.dumps(documents)))  # a deep copy to rewrite
+    files[root / DOCS / "openapi" / "crm.json"] = render(combined)
     return files
 
 

@@ -181,6 +181,15 @@ def create_service_app(
     return app
 
 
+IDEMPOTENCY_KEY_PARAMETER = {
+    "name": "Idempotency-Key",
+    "in": "header",
+    "required": False,
+    "schema": {"type": "string", "minLength": 1, "maxLength": 255},
+    "description": "Retries with the same key return the first response; another body is 422.",
+}
+
+
 def _operation_id(route: APIRoute) -> str:
     """Stable, readable operation ids for generated clients: `people_create_person`."""
     return f"{route.tags[0]}_{route.name}" if route.tags else route.name
@@ -193,7 +202,9 @@ def _openapi_with_problems(app: FastAPI) -> dict[str, Any]:
             title=app.title, version=app.version, description=app.description, routes=app.routes
         )
         for path in schema.get("paths", {}).values():
-            for operation in path.values():
+            for method, operation in path.items():
+                if method == "post" and "201" in operation.get("responses", {}):
+                    operation.setdefault("parameters", []).append(IDEMPOTENCY_KEY_PARAMETER)
                 for status, response in operation.get("responses", {}).items():
                     content = response.get("content", {})
                     if status[0] in "45" and "application/json" in content:
