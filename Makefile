@@ -35,7 +35,7 @@ lint: bootstrap
 	$(RUN) ruff format --check .
 
 typecheck: bootstrap
-	$(RUN) mypy shared/src services/*/src tests bench scripts
+	$(RUN) mypy shared/src services/*/src tests bench scripts examples
 
 pytest: bootstrap infra-up topics
 	$(RUN) pytest --ignore=tests/k8s

@@ -1,0 +1,1 @@
+"""A reference ERP bridge: how an ERP team integrates with the CRM through Kafka alone."""
