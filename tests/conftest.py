@@ -60,12 +60,17 @@ async def rebuild_database(spec: ServiceSpec, settings: ServiceSettings) -> None
     await asyncio.to_thread(command.upgrade, config, "head")
 
 
+_REBUILT: set[str] = set()
+
+
 @contextlib.asynccontextmanager
 async def running_app(service: str, **overrides: Any) -> AsyncIterator[FastAPI]:
     """A service's app over a freshly migrated test database, lifespan started (no server:
     clients talk to it in-process through httpx's ASGI transport)."""
     settings = settings_for_tests(service, **overrides)
-    await rebuild_database(get_service(service), settings)
+    if service not in _REBUILT:  # once per test session: other fixtures may share the database
+        await rebuild_database(get_service(service), settings)
+        _REBUILT.add(service)
     app = get_service(service).create_app(settings)
     async with app.router.lifespan_context(app):
         yield app
