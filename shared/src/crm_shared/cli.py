@@ -168,38 +168,43 @@ def docs_export(root: Path = Path(".")) -> None:
 @app.command()
 def dev(service: Annotated[str | None, typer.Argument()] = None) -> None:
     """Run every service's API and workers, logs to this terminal; Ctrl-C stops them all."""
-    children: list[tuple[str, subprocess.Popen[bytes]]] = []
-    for spec in _services(service):
-        for process in ("api", "worker"):
-            env = os.environ | {f"{spec.name.upper()}_WORKER_HTTP_PORT": str(spec.port + 1000)}
-            proc = subprocess.Popen(
-                [sys.argv[0], "run", spec.name, process],
-                env=env,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.STDOUT,
-            )
-            children.append((f"{spec.name}-{process}", proc))
-            threading.Thread(
-                target=_pump, args=(f"{spec.name}-{process}", proc), daemon=True
-            ).start()
-            typer.echo(f"started {spec.name} {process} (pid {proc.pid})")
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    children = [
+        _spawn(spec, process) for spec in _services(service) for process in ("api", "worker")
+    ]
     for spec in _services(service):
         typer.echo(f"{spec.name}: http://127.0.0.1:{spec.port}/docs")
-    try:
-        while all(p.poll() is None for _, p in children):
-            signal.sigtimedwait([signal.SIGCHLD], 1.0)
-    except KeyboardInterrupt:
-        pass
-    finally:
-        for _, proc in children:
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
-        for name, proc in children:
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-            typer.echo(f"{name} exited ({proc.returncode})")
+    while not stop.is_set() and all(proc.poll() is None for _, proc in children):
+        stop.wait(0.5)
+    for name, proc in children:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+        else:
+            typer.echo(f"{name} stopped unexpectedly ({proc.returncode})")
+    for name, proc in children:
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        typer.echo(f"{name} exited ({proc.returncode})")
+
+
+def _spawn(spec: ServiceSpec, process: str) -> tuple[str, subprocess.Popen[bytes]]:
+    # Each worker gets its own probe port (API port + 1000) so they can share the machine.
+    env = os.environ | {f"{spec.name.upper()}_WORKER_HTTP_PORT": str(spec.port + 1000)}
+    proc = subprocess.Popen(
+        [sys.argv[0], "run", spec.name, process],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )  # signals come from us, not the terminal
+    name = f"{spec.name}-{process}"
+    threading.Thread(target=_pump, args=(name, proc), daemon=True).start()
+    typer.echo(f"started {name} (pid {proc.pid})")
+    return name, proc
 
 
 def _pump(name: str, proc: subprocess.Popen[bytes]) -> None:
