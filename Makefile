@@ -3,17 +3,33 @@
 
 SHELL := /bin/bash
 UV := $(shell command -v uv 2>/dev/null || echo "$(HOME)/.local/bin/uv")
-RUN := $(UV) run --frozen
+VENV := .venv
+RUN := PATH="$(CURDIR)/$(VENV)/bin:$$PATH"
+PACKAGES := shared $(wildcard services/*)
 
-.PHONY: dev test lint typecheck pytest infra-up infra-down bootstrap migrate topics \
+.PHONY: dev test lint typecheck pytest infra-up infra-down bootstrap lock migrate topics \
         bench docs clients k8s clean
 
-bootstrap: .venv/.synced
+# The workspace's one lock file is requirements.lock: uv's resolution of every package and
+# group, exported with hashes (and without registry addresses, which uv.lock would carry).
+bootstrap: $(VENV)/.synced
 
-.venv/.synced: pyproject.toml uv.lock shared/pyproject.toml $(wildcard services/*/pyproject.toml)
+$(VENV)/.synced: requirements.lock $(addsuffix /pyproject.toml,$(PACKAGES))
 	@command -v uv >/dev/null 2>&1 || [ -x "$(UV)" ] || python3 -m pip install --user --quiet uv
-	$(UV) sync --frozen --all-packages
+	@[ -x $(VENV)/bin/python ] || $(UV) venv --quiet --python 3.11 $(VENV)
+	$(UV) pip sync --quiet --python $(VENV)/bin/python requirements.lock
+	$(UV) pip install --quiet --python $(VENV)/bin/python --no-deps $(addprefix -e ,$(PACKAGES))
 	@touch $@
+
+# After changing dependencies in a pyproject.toml: resolve again and export the lock files
+# (the workspace's, and each service's runtime subset that its image installs).
+lock:
+	$(UV) lock
+	$(UV) export --frozen --quiet --format requirements-txt --all-packages --all-groups \
+	  --no-emit-workspace --no-header -o requirements.lock
+	for svc in $(notdir $(wildcard services/*)); do \
+	  $(UV) export --frozen --quiet --format requirements-txt --package crm-$$svc --no-dev \
+	    --no-emit-workspace --no-header -o services/$$svc/requirements.lock; done
 
 infra-up:
 	bash scripts/infra/up.sh
@@ -43,7 +59,7 @@ pytest: bootstrap infra-up topics
 test: lint typecheck pytest clients k8s
 
 k8s: bootstrap
-	bash scripts/k8s/validate.sh
+	$(RUN) CRM_K8S_PYTEST="python -m pytest" bash scripts/k8s/validate.sh
 
 docs: bootstrap
 	$(RUN) crm docs export

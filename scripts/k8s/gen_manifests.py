@@ -779,30 +779,30 @@ def dockerfile(svc: Svc) -> str:
 
 ARG PYTHON_IMAGE={PYTHON_IMAGE}
 
-# ---- builder: resolve exactly what uv.lock pins into /app/.venv ----------------
+# ---- builder: install exactly what the service's lock file pins into /app/.venv --
 FROM ${{PYTHON_IMAGE}} AS builder
 ARG UV_VERSION={UV_VERSION}
 ENV PIP_NO_CACHE_DIR=1 \\
     PIP_DISABLE_PIP_VERSION_CHECK=1 \\
     UV_PYTHON_DOWNLOADS=never \\
-    UV_PYTHON=/usr/local/bin/python3 \\
-    UV_PROJECT_ENVIRONMENT=/app/.venv \\
+    VIRTUAL_ENV=/app/.venv \\
     UV_COMPILE_BYTECODE=1 \\
     UV_LINK_MODE=copy
 RUN pip install "uv==${{UV_VERSION}}"
 WORKDIR /src
 
-# Third-party dependencies first, from the lock file alone: this layer stays
-# cached until uv.lock or one of these pyproject.toml files changes.
-COPY pyproject.toml uv.lock ./
-COPY shared/pyproject.toml shared/
-COPY services/{svc.name}/pyproject.toml services/{svc.name}/
-RUN uv sync --frozen --no-dev --no-editable --no-install-workspace --package crm-{svc.name}
+# Third-party dependencies first, from the lock file alone (hash-checked; exported from the
+# workspace resolution by `make lock`): this layer stays cached until the lock changes.
+COPY services/{svc.name}/requirements.lock services/{svc.name}/
+RUN uv venv --python 3.11 "$VIRTUAL_ENV" \\
+ && uv pip install --require-hashes --no-deps -r services/{svc.name}/requirements.lock
 
-# Then the two workspace packages, installed as regular (non-editable) wheels.
+# Then the two workspace packages, installed as regular (non-editable) wheels (the root
+# pyproject.toml makes them a uv workspace, which their `tool.uv.sources` refer to).
+COPY pyproject.toml ./
 COPY shared/ shared/
 COPY services/{svc.name}/ services/{svc.name}/
-RUN uv sync --frozen --no-dev --no-editable --package crm-{svc.name}
+RUN uv pip install --no-deps ./shared ./services/{svc.name}
 
 # Migrations travel inside the package (crm_{svc.name}/migrations, see ServiceSpec.migrations),
 # so the virtual environment is all the runtime needs.
