@@ -26,12 +26,18 @@ async def publish(settings: ServiceSettings, event: Envelope) -> None:
 
 async def run_bridge(ledger: Path, group: str, inputs: list[Envelope]) -> None:
     settings = settings_for_tests("contacts")
-    bridge = Bridge(bootstrap=settings.kafka_bootstrap_servers, ledger=Ledger(ledger),
-                    group=group, transactional_id=group, start="latest")
+    bridge = Bridge(
+        bootstrap=settings.kafka_bootstrap_servers,
+        ledger=Ledger(ledger),
+        group=group,
+        transactional_id=group,
+        start="latest",
+    )
     task = asyncio.create_task(bridge.run())
 
     async def assigned() -> bool:
         return bridge.assigned
+
     await eventually(assigned)
     for event in inputs:
         await publish(settings, event)
@@ -40,17 +46,34 @@ async def run_bridge(ledger: Path, group: str, inputs: list[Envelope]) -> None:
     await asyncio.wait_for(task, 30)
 
 
-async def test_won_deal_becomes_order_invoice_and_contract_once(tmp_path: Path,
-                                                                 tenant: str) -> None:
+async def test_won_deal_becomes_order_invoice_and_contract_once(
+    tmp_path: Path, tenant: str
+) -> None:
     settings = settings_for_tests("contacts")
     contact, opportunity = str(uuid.uuid4()), str(uuid.uuid4())
-    quote = Envelope.wrap(QuoteAccepted(
-        tenant_id=tenant, contact_id=contact, quote_id="q-1", opportunity_id=opportunity,
-        total=Decimal("1234.50"), currency="PLN"), source="/crm/opportunities")
-    won = Envelope.wrap(OpportunityWon(
-        tenant_id=tenant, contact_id=contact, opportunity_id=opportunity, pipeline_id="p",
-        amount=Decimal("1000"), currency="PLN", won_at=datetime.now(UTC)),
-        source="/crm/opportunities")
+    quote = Envelope.wrap(
+        QuoteAccepted(
+            tenant_id=tenant,
+            contact_id=contact,
+            quote_id="q-1",
+            opportunity_id=opportunity,
+            total=Decimal("1234.50"),
+            currency="PLN",
+        ),
+        source="/crm/opportunities",
+    )
+    won = Envelope.wrap(
+        OpportunityWon(
+            tenant_id=tenant,
+            contact_id=contact,
+            opportunity_id=opportunity,
+            pipeline_id="p",
+            amount=Decimal("1000"),
+            currency="PLN",
+            won_at=datetime.now(UTC),
+        ),
+        source="/crm/opportunities",
+    )
     assert won.topic == quote.topic == OPPORTUNITIES
     ledger, group = tmp_path / "ledger.jsonl", f"erp-test-{uuid.uuid4().hex[:8]}"
 
