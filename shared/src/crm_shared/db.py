@@ -39,7 +39,9 @@ def create_engine(settings: ServiceSettings, *, migration: bool = False) -> Asyn
         url,
         pool_size=settings.db_pool_size,
         max_overflow=settings.db_max_overflow,
-        pool_pre_ping=True,
+        # No pre-ping (it costs a round trip per request): a dropped connection surfaces as
+        # one 503, and SQLAlchemy then invalidates every pooled connection older than it.
+        pool_pre_ping=False,
         pool_recycle=1800,
         connect_args={"timeout": 5, "server_settings": {"application_name": settings.service}},
     )
