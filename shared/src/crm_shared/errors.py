@@ -16,6 +16,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import exc as sa_exc
+from sqlalchemy.orm.exc import StaleDataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 log = logging.getLogger(__name__)
@@ -222,6 +223,10 @@ def install_error_handlers(app: FastAPI) -> None:
         )
         return problem_response(problem, request)
 
+    async def on_stale(request: Request, exc: Exception) -> JSONResponse:
+        # Two edits from the same version raced past the If-Match check; this one lost.
+        return problem_response(PreconditionFailed("The resource changed meanwhile."), request)
+
     async def on_unexpected(request: Request, exc: Exception) -> JSONResponse:
         if _is_unavailable(exc):
             log.warning("dependency unavailable: %s", type(exc).__name__)
@@ -233,4 +238,5 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, on_validation)
     app.add_exception_handler(StarletteHTTPException, on_http)
     app.add_exception_handler(sa_exc.IntegrityError, on_integrity)
+    app.add_exception_handler(StaleDataError, on_stale)
     app.add_exception_handler(Exception, on_unexpected)

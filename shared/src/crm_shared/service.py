@@ -3,19 +3,27 @@ exporters and the Kubernetes policy tests all read these specs (entry point `crm
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import asyncio
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from crm_shared.consumer import Subscription
 from crm_shared.events.catalog import dlq_topic, produced_topics
 from crm_shared.settings import ServiceSettings, load_settings
 
 ENTRY_POINT_GROUP = "crm.services"
+
+# A periodic or long-running job (a scheduler, a sender): runs in the service's consumer and
+# worker processes until `stopping` is set.
+BackgroundJob = Callable[
+    [ServiceSettings, async_sessionmaker[AsyncSession], asyncio.Event], Awaitable[None]
+]
 
 
 @dataclass(frozen=True)
@@ -26,6 +34,7 @@ class ServiceSpec:
     create_app: Callable[[ServiceSettings], FastAPI]
     migrations: Path
     subscription: Subscription = field(default_factory=Subscription)
+    jobs: tuple[BackgroundJob, ...] = ()
 
     def settings(self, **overrides: Any) -> ServiceSettings:
         return load_settings(self.name, self.port, **overrides)

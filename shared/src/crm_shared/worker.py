@@ -10,8 +10,7 @@ import asyncio
 import contextlib
 import logging
 import signal
-from collections.abc import Callable, Coroutine
-from typing import Any
+from collections.abc import Awaitable, Callable
 
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
@@ -61,7 +60,7 @@ async def run_workers(
     engine = create_engine(settings)
     stopping = asyncio.Event()
     stoppers: list[Callable[[], None]] = [stopping.set]
-    tasks: list[Coroutine[Any, Any, None]] = []
+    tasks: list[Awaitable[None]] = []
     if relay:
         outbox_relay = OutboxRelay(settings, engine)
         stoppers.append(outbox_relay.stop)
@@ -70,6 +69,9 @@ async def run_workers(
         runner = ConsumerRunner(settings, create_sessionmaker(engine), spec.subscription)
         stoppers.append(runner.stop)
         tasks.append(runner.run())
+    if consumer:
+        sessionmaker = create_sessionmaker(engine)
+        tasks += [job(settings, sessionmaker, stopping) for job in spec.jobs]
     if settings.worker_http_port:
         tasks.append(serve_probe(settings.host, settings.worker_http_port, stopping))
 
@@ -81,7 +83,12 @@ async def run_workers(
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop)
-    log.info("workers started: relay=%s consumer=%s", relay, bool(spec.subscription.handlers))
+    log.info(
+        "workers started: relay=%s consumer=%s jobs=%d",
+        relay,
+        bool(consumer and spec.subscription.handlers),
+        len(spec.jobs) if consumer else 0,
+    )
     try:
         await asyncio.gather(*tasks)
     finally:
