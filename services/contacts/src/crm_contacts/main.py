@@ -8,11 +8,16 @@ from fastapi import FastAPI
 
 from crm_contacts.companies.router import router as companies
 from crm_contacts.consents.router import router as consents
+from crm_contacts.custom_fields.router import router as custom_fields
+from crm_contacts.exports.router import router as exports
 from crm_contacts.gdpr.router import router as gdpr
 from crm_contacts.handlers import SUBSCRIPTION
+from crm_contacts.imports.router import router as imports
 from crm_contacts.interactions.router import router as interactions
+from crm_contacts.merges.router import router as merges
 from crm_contacts.ownership.router import router as ownership
 from crm_contacts.people.router import router as people
+from crm_contacts.sync.router import router as sync
 from crm_shared.service import ServiceSpec
 from crm_shared.settings import ServiceSettings
 from crm_shared.web import create_service_app
@@ -27,7 +32,19 @@ def create_app(settings: ServiceSettings) -> FastAPI:
         settings,
         title="CRM contacts",
         description=DESCRIPTION,
-        routers=[people, companies, consents, interactions, gdpr, ownership],
+        routers=[
+            exports,  # before people/companies: `/export` is not an id
+            people,
+            companies,
+            consents,
+            interactions,
+            gdpr,
+            ownership,
+            sync,
+            merges,
+            custom_fields,
+            imports,
+        ],
     )
 
 

@@ -95,6 +95,17 @@ class ContactMerged(_ContactEvent):
     type = "crm.contact.merged"
     description = "Duplicates were merged into the survivor `contact_id`."
     merged_ids: list[str]
+    merge_id: str | None = None
+
+
+class ContactUnmerged(_ContactEvent):
+    type = "crm.contact.unmerged"
+    description = (
+        "A merge into the survivor `contact_id` was undone: the people in `restored_ids` exist "
+        "again with their own roles, consents and interactions; repoint what the merge moved."
+    )
+    merge_id: str
+    restored_ids: list[str]
 
 
 class ContactOwnerChanged(_ContactEvent):
@@ -198,6 +209,7 @@ EVENTS: list[type[EventData]] = [
     ContactDeleted,
     ContactErased,
     ContactMerged,
+    ContactUnmerged,
     ContactOwnerChanged,
     ContactRoleAdded,
     ContactRoleUpdated,

@@ -1,6 +1,8 @@
 from __future__ import annotations
 
+import contextlib
 import uuid
+from collections.abc import AsyncIterator
 from typing import Annotated
 
 from fastapi import APIRouter, Body, Depends, Query, Request, Response
@@ -18,10 +20,13 @@ from crm_contacts.companies.schemas import (
     RoleRead,
     RoleUpdate,
 )
+from crm_contacts.custom_fields.service import attr_params
 from crm_contacts.permissions import Reader, Writer
 from crm_shared.concurrency import if_match_version, set_etag
+from crm_shared.errors import PreconditionFailed
 from crm_shared.idempotency import idempotent
 from crm_shared.pagination import Page, PageParams, next_cursor, page_params
+from crm_shared.uow import UnitOfWork
 from crm_shared.web import UoW
 
 router = APIRouter(tags=["companies"])
@@ -33,6 +38,19 @@ COMPANY_EXAMPLE = {
     "country": "PL",
     "relationship_level": "accountable",
 }
+
+
+@contextlib.asynccontextmanager
+async def _with_current_on_conflict(uow: UnitOfWork, company_id: uuid.UUID) -> AsyncIterator[None]:
+    """A stale If-Match (412) carries the current record under `current`."""
+    try:
+        yield
+    except PreconditionFailed as exc:
+        async with uow:
+            current = CompanyRead.model_validate(await service.get_company(uow, company_id))
+        raise PreconditionFailed(
+            exc.detail, headers=exc.headers, extra={"current": current.model_dump(mode="json")}
+        ) from exc
 
 
 @router.post(
@@ -56,15 +74,21 @@ async def create_company(
         return await idempotent(uow, request, work)
 
 
-@router.get("/v1/companies", response_model=Page[CompanyRead], summary="List companies")
+@router.get(
+    "/v1/companies",
+    response_model=Page[CompanyRead],
+    summary="List companies",
+    description="Custom fields filter as `?attr.<key>=<value>` (typed by the field's definition).",
+)
 async def list_companies(
+    request: Request,
     uow: UoW,
     _: Reader,
     page: Annotated[PageParams, Depends(page_params)],
     filters: Annotated[CompanyFilters, Query()],
 ) -> Page[CompanyRead]:
     async with uow:
-        rows = await service.list_companies(uow, filters, page)
+        rows = await service.list_companies(uow, filters, page, attr_params(request.query_params))
     return Page(
         items=[CompanyRead.model_validate(c) for c in rows[: page.limit]],
         next_cursor=next_cursor(rows, page.limit, lambda c: [str(c.id)]),
@@ -95,7 +119,7 @@ async def update_company(
     response: Response,
 ) -> CompanyRead:
     expected = if_match_version(request)
-    async with uow:
+    async with _with_current_on_conflict(uow, company_id), uow:
         company = CompanyRead.model_validate(
             await service.update_company(uow, company_id, body, expected_version=expected)
         )
@@ -106,7 +130,7 @@ async def update_company(
 @router.delete("/v1/companies/{company_id}", status_code=204, summary="Delete a company (If-Match)")
 async def delete_company(company_id: uuid.UUID, request: Request, uow: UoW, _: Writer) -> Response:
     expected = if_match_version(request)
-    async with uow:
+    async with _with_current_on_conflict(uow, company_id), uow:
         await service.delete_company(uow, company_id, expected_version=expected)
     return Response(status_code=204)
 

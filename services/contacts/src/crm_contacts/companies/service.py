@@ -6,7 +6,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import TypeVar
 
-from sqlalchemy import literal, select, text
+from sqlalchemy import Select, literal, select, text
 from sqlalchemy.orm import aliased
 
 from crm_contacts.companies.models import Company, Role
@@ -18,6 +18,7 @@ from crm_contacts.companies.schemas import (
     RoleCreate,
     RoleUpdate,
 )
+from crm_contacts.custom_fields.service import attribute_filters, checked_attributes
 from crm_contacts.events import company_snapshot
 from crm_contacts.people.service import get_person
 from crm_shared.concurrency import check_version
@@ -50,6 +51,7 @@ MAX_DEPTH = 50
 
 async def create_company(uow: UnitOfWork, data: CompanyCreate) -> Company:
     company = Company(tenant_id=uow.tenant_id, tags=[], attributes={})
+    data.attributes = await checked_attributes(uow, "company", data.attributes)
     if data.parent_id is not None:
         await _lock_hierarchy(uow)
         await get_company(uow, data.parent_id)
@@ -85,6 +87,8 @@ async def update_company(
     check_version(company.version, expected_version)
     if "parent_id" in data.model_fields_set and data.parent_id != company.parent_id:
         await _check_parent(uow, company.id, data.parent_id)
+    if "attributes" in data.model_fields_set:
+        data.attributes = await checked_attributes(uow, "company", data.attributes)
     changed = _apply(company, data)
     if changed:
         company.updated_at = datetime.now(UTC)
@@ -108,8 +112,13 @@ async def delete_company(uow: UnitOfWork, company_id: uuid.UUID, *, expected_ver
     uow.publish(CompanyDeleted(tenant_id=uow.tenant_id, company_id=str(company.id)))
 
 
-async def list_companies(uow: UnitOfWork, f: CompanyFilters, page: PageParams) -> list[Company]:
+async def filtered_query(
+    uow: UnitOfWork, f: CompanyFilters, attrs: dict[str, str] | None = None
+) -> Select[Company]:
+    """Live companies matching the list filters (`attr.<key>` included), unordered."""
     query = select(Company).where(Company.deleted_at.is_(None))
+    for key, value in (await attribute_filters(uow, "company", attrs or {})).items():
+        query = query.where(Company.attributes.contains({key: value}))
     if f.owner_id:
         query = query.where(Company.owner_id == f.owner_id)
     if f.country:
@@ -123,6 +132,13 @@ async def list_companies(uow: UnitOfWork, f: CompanyFilters, page: PageParams) -
     if f.q:
         like = f"%{f.q.replace('%', '').replace('_', '')}%"
         query = query.where(Company.name.ilike(like) | Company.domain.ilike(like))
+    return query
+
+
+async def list_companies(
+    uow: UnitOfWork, f: CompanyFilters, page: PageParams, attrs: dict[str, str] | None = None
+) -> list[Company]:
+    query = await filtered_query(uow, f, attrs)
     if page.cursor:
         query = query.where(Company.id > uuid.UUID(str(page.cursor[0])))
     return list((await uow.session.scalars(query.order_by(Company.id).limit(page.limit + 1))).all())

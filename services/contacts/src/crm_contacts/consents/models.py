@@ -35,3 +35,15 @@ class ConsentEntry(Base, TenantRow):
     recorded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     recorded_by: Mapped[str | None] = mapped_column(String(100))
     source_event_id: Mapped[str | None] = mapped_column(String(64))
+
+
+class ConsentVoid(Base, TenantRow):
+    """An entry that no longer counts (a merge that copied it was undone). Append-only too:
+    the ledger keeps every entry as written and the void says why it stopped counting."""
+
+    __tablename__ = "consent_voids"
+
+    entry_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("consent_ledger.id"), unique=True)
+    merge_id: Mapped[uuid.UUID | None] = mapped_column()
+    reason: Mapped[str] = mapped_column(String(100))
+    voided_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

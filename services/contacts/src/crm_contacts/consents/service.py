@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy import select
 
-from crm_contacts.consents.models import ConsentEntry
+from crm_contacts.consents.models import ConsentEntry, ConsentVoid
 from crm_contacts.consents.schemas import ConsentCreate, CurrentConsent
 from crm_contacts.people.service import get_person
 from crm_shared.events.catalog import ConsentGranted, ConsentWithdrawn
@@ -60,7 +60,10 @@ async def already_recorded(uow: UnitOfWork, source_event_id: str) -> bool:
 async def ledger(uow: UnitOfWork, person_id: uuid.UUID) -> list[ConsentEntry]:
     query = (
         select(ConsentEntry)
-        .where(ConsentEntry.person_id == person_id)
+        .where(
+            ConsentEntry.person_id == person_id,
+            ConsentEntry.id.not_in(select(ConsentVoid.entry_id)),
+        )
         .order_by(ConsentEntry.captured_at, ConsentEntry.recorded_at)
     )
     return list((await uow.session.scalars(query)).all())

@@ -1,18 +1,23 @@
 from __future__ import annotations
 
+import contextlib
 import uuid
+from collections.abc import AsyncIterator
 from typing import Annotated
 
 from fastapi import APIRouter, Body, Depends, Query, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
+from crm_contacts.custom_fields.service import attr_params
 from crm_contacts.people import service
 from crm_contacts.people.schemas import PersonCreate, PersonFilters, PersonRead, PersonUpdate
 from crm_contacts.permissions import Reader, Writer
 from crm_shared.concurrency import if_match_version, set_etag
+from crm_shared.errors import PreconditionFailed
 from crm_shared.idempotency import idempotent
 from crm_shared.pagination import Page, PageParams, next_cursor, page_params
+from crm_shared.uow import UnitOfWork
 from crm_shared.web import UoW
 
 router = APIRouter(prefix="/v1/people", tags=["people"])
@@ -27,6 +32,20 @@ PERSON_EXAMPLE = {
     "owner_id": "user-1",
     "preferences": {"preferred_channel": "email", "do_not_contact": False},
 }
+
+
+@contextlib.asynccontextmanager
+async def _with_current_on_conflict(uow: UnitOfWork, person_id: uuid.UUID) -> AsyncIterator[None]:
+    """A stale If-Match (412) carries the current record under `current`, so an offline
+    client can resolve the conflict without another round trip."""
+    try:
+        yield
+    except PreconditionFailed as exc:
+        async with uow:
+            current = service.to_read(await service.get_person(uow, person_id))
+        raise PreconditionFailed(
+            exc.detail, headers=exc.headers, extra={"current": current.model_dump(mode="json")}
+        ) from exc
 
 
 def _with_etag(person: PersonRead) -> tuple[BaseModel, dict[str, str]]:
@@ -54,15 +73,21 @@ async def create_person(
         return await idempotent(uow, request, work)
 
 
-@router.get("", response_model=Page[PersonRead], summary="List and search people")
+@router.get(
+    "",
+    response_model=Page[PersonRead],
+    summary="List and search people",
+    description="Custom fields filter as `?attr.<key>=<value>` (typed by the field's definition).",
+)
 async def list_people(
+    request: Request,
     uow: UoW,
     _: Reader,
     page: Annotated[PageParams, Depends(page_params)],
     filters: Annotated[PersonFilters, Query()],
 ) -> Page[PersonRead]:
     async with uow:
-        rows = await service.list_people(uow, filters, page)
+        rows = await service.list_people(uow, filters, page, attr_params(request.query_params))
     return Page(
         items=[service.to_read(p) for p in rows[: page.limit]],
         next_cursor=next_cursor(rows, page.limit, lambda p: [str(p.id)]),
@@ -87,7 +112,7 @@ async def update_person(
     response: Response,
 ) -> PersonRead:
     expected = if_match_version(request)
-    async with uow:
+    async with _with_current_on_conflict(uow, person_id), uow:
         person = service.to_read(
             await service.update_person(uow, person_id, body, expected_version=expected)
         )
@@ -98,6 +123,6 @@ async def update_person(
 @router.delete("/{person_id}", status_code=204, summary="Delete a person (If-Match)")
 async def delete_person(person_id: uuid.UUID, request: Request, uow: UoW, _: Writer) -> Response:
     expected = if_match_version(request)
-    async with uow:
+    async with _with_current_on_conflict(uow, person_id), uow:
         await service.delete_person(uow, person_id, expected_version=expected)
     return Response(status_code=204)

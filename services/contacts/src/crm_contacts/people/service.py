@@ -10,6 +10,7 @@ from sqlalchemy import Select, and_, exists, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_contacts.companies.models import Role
+from crm_contacts.custom_fields.service import attribute_filters, checked_attributes
 from crm_contacts.events import contact_snapshot
 from crm_contacts.people.models import Person, PersonEmail, PersonPhone
 from crm_contacts.people.schemas import (
@@ -47,6 +48,7 @@ EMPTY: dict[str, type[list[str]] | type[dict[str, Any]]] = {"tags": list, "attri
 
 async def create_person(uow: UnitOfWork, data: PersonCreate) -> Person:
     await _ensure_unique(uow, data)
+    data.attributes = await checked_attributes(uow, "person", data.attributes)
     person = Person(
         tenant_id=uow.tenant_id, tags=[], attributes={}, addresses=[], emails=[], phones=[]
     )
@@ -90,6 +92,8 @@ async def update_person(
     if person.erased_at is not None:
         raise Conflict("This person was erased and cannot be edited.")
     await _ensure_unique(uow, data, exclude=person.id)
+    if "attributes" in data.model_fields_set:
+        data.attributes = await checked_attributes(uow, "person", data.attributes)
     changed = _apply(person, data)
     changed |= await _apply_contact_points(uow.session, person, data, uow.tenant_id)
     if changed:
@@ -114,12 +118,27 @@ async def delete_person(uow: UnitOfWork, person_id: uuid.UUID, *, expected_versi
     uow.publish(ContactDeleted(tenant_id=uow.tenant_id, contact_id=str(person.id)))
 
 
-async def list_people(uow: UnitOfWork, filters: PersonFilters, page: PageParams) -> list[Person]:
-    query = _filtered(select(Person).where(Person.deleted_at.is_(None)), filters)
+async def list_people(
+    uow: UnitOfWork,
+    filters: PersonFilters,
+    page: PageParams,
+    attrs: dict[str, str] | None = None,
+) -> list[Person]:
+    query = await filtered_query(uow, filters, attrs)
     if page.cursor:
         query = query.where(Person.id > uuid.UUID(str(page.cursor[0])))
     query = query.order_by(Person.id).limit(page.limit + 1)
     return list((await uow.session.scalars(query)).all())
+
+
+async def filtered_query(
+    uow: UnitOfWork, filters: PersonFilters, attrs: dict[str, str] | None = None
+) -> Select[Person]:
+    """Live people matching the list filters (`attr.<key>` included), unordered."""
+    query = _filtered(select(Person).where(Person.deleted_at.is_(None)), filters)
+    for key, value in (await attribute_filters(uow, "person", attrs or {})).items():
+        query = query.where(Person.attributes.contains({key: value}))
+    return query
 
 
 def _filtered(query: Select[Person], f: PersonFilters) -> Select[Person]:

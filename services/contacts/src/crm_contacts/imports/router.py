@@ -1,0 +1,114 @@
+from __future__ import annotations
+
+import csv
+import io
+import uuid
+from collections.abc import AsyncIterator
+from typing import Annotated, Any, Literal
+
+import orjson
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import JSONResponse, StreamingResponse
+
+from crm_contacts.imports import service
+from crm_contacts.imports.schemas import ImportJobRead
+from crm_contacts.permissions import Reader, Writer
+from crm_shared.errors import ValidationFailed
+from crm_shared.web import UoW
+
+router = APIRouter(prefix="/v1/imports", tags=["import"])
+CSV_BODY: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "content": {"text/csv": {"schema": {"type": "string", "format": "binary"}}},
+    }
+}
+
+
+def _mapping(raw: str) -> dict[str, str]:
+    try:
+        value = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        value = None
+    if not (
+        isinstance(value, dict)
+        and value
+        and all(isinstance(k, str) and isinstance(v, str) for k, v in value.items())
+    ):
+        raise ValidationFailed(
+            "The mapping is not valid.",
+            errors=[
+                {"pointer": "/mapping", "in": "query", "detail": "a JSON object column -> field"}
+            ],
+        )
+    return value
+
+
+@router.post(
+    "",
+    status_code=202,
+    response_model=ImportJobRead,
+    summary="Import people from a CSV file (a background job)",
+    description=(
+        "The body is the CSV file (`Content-Type: text/csv`, first line the header). `mapping` "
+        "maps CSV columns to fields: first_name, last_name, email, emails, phones, tags "
+        "(lists separated by `;`), job_title, language, timezone, lifecycle_stage, source, "
+        "external_id, owner_id, relationship_level, or `attr.<key>` for attributes and custom "
+        "fields. Rows upsert by `match_on`. Follow the job at `Location`."
+    ),
+    openapi_extra=CSV_BODY,
+)
+async def start_import(
+    request: Request,
+    uow: UoW,
+    _: Writer,
+    mapping: Annotated[str, Query(max_length=10_000, description="JSON: CSV column -> field")],
+    match_on: Annotated[Literal["email", "external_id"], Query()] = "email",
+) -> JSONResponse:
+    columns = _mapping(mapping)
+    service.check_mapping(columns, match_on)
+    async with uow:
+        job = await service.create_job(uow, match_on, columns)
+        job_id = job.id
+    path = await service.save_upload(request.stream(), job_id)
+    service.start(request.app.state.sessionmaker, uow, job_id, path)
+    async with uow:
+        read = ImportJobRead.model_validate(await service.get_job(uow, job_id))
+    return JSONResponse(
+        read.model_dump(mode="json"),
+        status_code=202,
+        headers={"Location": f"/v1/imports/{job_id}"},
+    )
+
+
+@router.get("/{job_id}", response_model=ImportJobRead, summary="An import's progress")
+async def get_import(job_id: uuid.UUID, uow: UoW, _: Reader) -> ImportJobRead:
+    async with uow:
+        return ImportJobRead.model_validate(await service.get_job(uow, job_id))
+
+
+@router.get(
+    "/{job_id}/errors",
+    summary="The rejected rows of an import, as CSV (row, pointer, detail)",
+    response_class=StreamingResponse,
+    responses={200: {"description": "CSV report", "content": {"text/csv": {}}}},
+)
+async def import_errors(job_id: uuid.UUID, uow: UoW, _: Reader) -> StreamingResponse:
+    async with uow:
+        await service.get_job(uow, job_id)
+        rows = [(e.row_number, e.errors) for e in await service.error_rows(uow, job_id)]
+
+    async def report() -> AsyncIterator[str]:
+        buffer = io.StringIO()
+        writer = csv.writer(buffer)
+        writer.writerow(["row", "pointer", "detail"])
+        for number, errors in rows:
+            for error in errors:
+                writer.writerow([number, error.get("pointer", ""), error.get("detail", "")])
+        yield buffer.getvalue()
+
+    return StreamingResponse(
+        report(),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="import-{job_id}-errors.csv"'},
+    )
