@@ -1,1 +1,1 @@
-"""CRM campaigns service (not built yet)."""
+"""CRM campaigns service: calendar, segments, consent-aware audiences, sending, touches."""

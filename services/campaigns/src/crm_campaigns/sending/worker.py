@@ -1,0 +1,393 @@
+"""The sender: works off the members of running campaigns, rate limited, with exactly-once
+bookkeeping across restarts.
+
+Per member: (1) a short transaction claims it (`pending` -> `sending`, checked again against
+consent and do-not-contact, which may have changed since the build); (2) the adapter sends;
+(3) a second transaction marks it `sent` and records the `sent` touch (outbox events). A
+graceful stop happens only between messages and hands back what it had claimed, so a restart
+sends nobody twice and skips nobody. Only a hard crash between (2) and (3) leaves a member in
+doubt: after `send_lease_s` it is sent again with the same Message-ID, so the receiver can
+recognise it.
+
+Run: `crm-campaigns-sender` (the chassis' `crm run` knows only the relay and the consumer).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy import and_, case, exists, select, true, update
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from crm_campaigns.campaigns.models import Campaign, CampaignMember, SendJob
+from crm_campaigns.campaigns.service import CONSENT_CHANNEL
+from crm_campaigns.projection.models import ProjectedConsent, ProjectedPerson
+from crm_campaigns.sending.adapters import ChannelAdapter, LogAdapter, OutboundMessage, SmtpAdapter
+from crm_campaigns.touches.service import record_touch
+from crm_shared.db import create_engine, create_sessionmaker
+from crm_shared.logging import configure_logging
+from crm_shared.settings import ServiceSettings
+from crm_shared.uow import UnitOfWork
+
+log = logging.getLogger(__name__)
+P = ProjectedPerson.__table__.c
+C = ProjectedConsent.__table__.c
+M = CampaignMember.__table__.c
+
+
+class SenderSettings(BaseSettings):
+    """`CAMPAIGNS_SMTP_HOST`, `CAMPAIGNS_SEND_RATE_PER_S`, ..."""
+
+    model_config = SettingsConfigDict(env_prefix="CAMPAIGNS_", extra="ignore", frozen=True)
+
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = 1025
+    smtp_from: str = "marketing@example.com"
+    smtp_username: str | None = None
+    smtp_password: str | None = None
+    smtp_start_tls: bool = False
+    send_rate_per_s: float = 20.0
+    send_batch_size: int = 50
+    send_lease_s: float = 300.0
+    send_max_attempts: int = 3
+    send_poll_interval_s: float = 1.0
+
+
+class RateLimiter:
+    """At most `rate` acquisitions per second, evenly spaced."""
+
+    def __init__(self, rate: float) -> None:
+        self.interval = 1.0 / rate if rate > 0 else 0.0
+        self._next = 0.0
+
+    async def acquire(self) -> None:
+        loop = asyncio.get_running_loop()
+        now = loop.time()
+        wait = self._next - now
+        self._next = max(now, self._next) + self.interval
+        if wait > 0:
+            await asyncio.sleep(wait)
+
+
+def default_adapters(settings: SenderSettings) -> dict[str, ChannelAdapter]:
+    logger = LogAdapter()
+    smtp = SmtpAdapter(
+        settings.smtp_host,
+        settings.smtp_port,
+        settings.smtp_from,
+        username=settings.smtp_username,
+        password=settings.smtp_password,
+        start_tls=settings.smtp_start_tls,
+    )
+    return {"email": smtp} | dict.fromkeys(
+        ("sms", "phone", "social", "web", "event", "direct_mail"), logger
+    )
+
+
+def _personalise(template: str, person: Any) -> str:
+    return template.replace("{first_name}", person.first_name or "").replace(
+        "{last_name}", person.last_name or ""
+    )
+
+
+class Sender:
+    def __init__(
+        self,
+        service_settings: ServiceSettings,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        settings: SenderSettings,
+        adapters: dict[str, ChannelAdapter],
+        *,
+        tenants: set[str] | None = None,
+    ) -> None:
+        self.service_settings = service_settings
+        self.sessionmaker = sessionmaker
+        self.settings = settings
+        self.adapters = adapters
+        self.limiter = RateLimiter(settings.send_rate_per_s)
+        self._stopping = asyncio.Event()
+        self.tenants = tenants  # None: every tenant
+        self.sent = 0
+
+    def stop(self) -> None:
+        self._stopping.set()
+
+    def _uow(self, tenant_id: str) -> UnitOfWork:
+        return UnitOfWork(
+            self.sessionmaker,
+            tenant_id=tenant_id,
+            actor="campaigns-sender",
+            source=self.service_settings.source,
+        )
+
+    async def run(self) -> None:
+        while not self._stopping.is_set():
+            worked = await self.run_once()
+            if not worked:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(
+                        self._stopping.wait(), self.settings.send_poll_interval_s
+                    )
+
+    async def run_once(self) -> bool:
+        """One batch of every active job; True if anything was claimed."""
+        async with self.sessionmaker() as session:
+            jobs = (
+                await session.execute(
+                    select(SendJob.campaign_id, SendJob.tenant_id)
+                    .where(
+                        SendJob.finished_at.is_(None),
+                        SendJob.tenant_id.in_(self.tenants) if self.tenants else true(),
+                    )
+                    .order_by(SendJob.created_at)
+                )
+            ).all()
+        worked = False
+        for campaign_id, tenant_id in jobs:
+            if self._stopping.is_set():
+                break
+            worked |= await self._work_job(campaign_id, tenant_id)
+        return worked
+
+    async def _work_job(self, campaign_id: uuid.UUID, tenant_id: str) -> bool:
+        claimed, campaign = await self._claim(campaign_id, tenant_id)
+        if campaign is None:
+            return False
+        if not claimed:
+            await self._finish_if_done(campaign_id, tenant_id)
+            return False
+        adapter = self.adapters.get(campaign.channel)
+        pending = list(claimed)
+        try:
+            while pending and not self._stopping.is_set():
+                person = pending.pop(0)
+                await self.limiter.acquire()
+                await self._send_one(campaign, person, adapter)
+        finally:
+            if pending:  # graceful stop: hand back what was claimed but not sent
+                await self._release(campaign_id, tenant_id, [p.contact_id for p in pending])
+        return True
+
+    async def _claim(
+        self, campaign_id: uuid.UUID, tenant_id: str
+    ) -> tuple[list[Any], Campaign | None]:
+        now = datetime.now(UTC)
+        async with self._uow(tenant_id) as uow:
+            campaign = await uow.session.get(Campaign, campaign_id)
+            if campaign is None or campaign.status != "running":
+                return [], None
+            uow.session.expunge(campaign)
+            stale = now - timedelta(seconds=self.settings.send_lease_s)
+            rows = (
+                await uow.session.execute(
+                    select(
+                        M.contact_id,
+                        P.first_name,
+                        P.last_name,
+                        P.email,
+                        P.phone,
+                        P.do_not_contact,
+                        P.deleted_at,
+                        P.erased_at,
+                        exists()
+                        .where(
+                            C.tenant_id == M.tenant_id,
+                            C.contact_id == M.contact_id,
+                            C.channel == CONSENT_CHANNEL[campaign.channel],
+                            C.purpose == "marketing",
+                            C.status == "granted",
+                        )
+                        .label("consented"),
+                    )
+                    .select_from(
+                        CampaignMember.__table__.outerjoin(
+                            ProjectedPerson.__table__,
+                            and_(P.tenant_id == M.tenant_id, P.contact_id == M.contact_id),
+                        )
+                    )
+                    .where(
+                        M.campaign_id == campaign_id,
+                        (M.send_status == "pending")
+                        | ((M.send_status == "sending") & (M.claimed_at < stale)),
+                    )
+                    .order_by(M.contact_id)
+                    .limit(self.settings.send_batch_size)
+                    .with_for_update(of=CampaignMember.__table__, skip_locked=True)
+                )
+            ).all()
+            claimed: list[tuple[Any, str | None]] = []
+            suppressed: list[tuple[Any, str | None]] = []
+            for row in rows:
+                reason = self._unsendable(campaign.channel, row)
+                (suppressed if reason else claimed).append((row, reason))
+            for row, reason in suppressed:
+                await uow.session.execute(
+                    update(CampaignMember)
+                    .where(
+                        M.tenant_id == tenant_id,
+                        M.campaign_id == campaign_id,
+                        M.contact_id == row.contact_id,
+                    )
+                    .values(send_status="suppressed", last_error=reason)
+                )
+            if claimed:
+                await uow.session.execute(
+                    update(CampaignMember)
+                    .where(
+                        M.campaign_id == campaign_id,
+                        M.contact_id.in_([r.contact_id for r, _ in claimed]),
+                    )
+                    .values(send_status="sending", claimed_at=now, attempts=M.attempts + 1)
+                )
+        return [r for r, _ in claimed], campaign
+
+    @staticmethod
+    def _unsendable(channel: str, row: Any) -> str | None:
+        if row.deleted_at is not None or row.erased_at is not None:
+            return "gone"
+        if row.do_not_contact:
+            return "do_not_contact"
+        if not row.consented:
+            return "no_consent"
+        if channel == "email" and not row.email:
+            return "no_address"
+        if channel in ("sms", "phone") and not row.phone:
+            return "no_address"
+        return None
+
+    async def _send_one(
+        self, campaign: Campaign, person: Any, adapter: ChannelAdapter | None
+    ) -> None:
+        message = OutboundMessage(
+            campaign_id=str(campaign.id),
+            contact_id=str(person.contact_id),
+            channel=campaign.channel,
+            to=person.email if campaign.channel == "email" else person.phone,
+            subject=_personalise(campaign.subject or campaign.name, person),
+            body=_personalise(campaign.body or "", person),
+        )
+        try:
+            if adapter is None:
+                raise RuntimeError(f"no adapter for channel {campaign.channel}")
+            provider_id = await adapter.send(message)
+        except Exception as exc:
+            log.warning("send to %s failed: %s", person.contact_id, exc)
+            await self._failed(campaign, person.contact_id, str(exc))
+            return
+        async with self._uow(campaign.tenant_id) as uow:
+            await uow.session.execute(
+                update(CampaignMember)
+                .where(
+                    M.tenant_id == campaign.tenant_id,
+                    M.campaign_id == campaign.id,
+                    M.contact_id == person.contact_id,
+                )
+                .values(
+                    send_status="sent",
+                    sent_at=datetime.now(UTC),
+                    provider_message_id=provider_id[:255],
+                    last_error=None,
+                )
+            )
+            await record_touch(
+                uow,
+                campaign,
+                person.contact_id,
+                "sent",
+                provider_event_id=f"sent:{campaign.id}:{person.contact_id}",
+            )
+        self.sent += 1
+
+    async def _failed(self, campaign: Campaign, contact_id: uuid.UUID, error: str) -> None:
+        async with self._uow(campaign.tenant_id) as uow:
+            await uow.session.execute(
+                update(CampaignMember)
+                .where(
+                    M.tenant_id == campaign.tenant_id,
+                    M.campaign_id == campaign.id,
+                    M.contact_id == contact_id,
+                )
+                .values(
+                    send_status=case(
+                        (M.attempts >= self.settings.send_max_attempts, "failed"),
+                        else_="pending",
+                    ),
+                    last_error=error[:1000],
+                )
+            )
+
+    async def _release(
+        self, campaign_id: uuid.UUID, tenant_id: str, contact_ids: list[uuid.UUID]
+    ) -> None:
+        async with self._uow(tenant_id) as uow:
+            await uow.session.execute(
+                update(CampaignMember)
+                .where(
+                    M.campaign_id == campaign_id,
+                    M.contact_id.in_(contact_ids),
+                    M.send_status == "sending",
+                )
+                .values(send_status="pending", claimed_at=None, attempts=M.attempts - 1)
+            )
+
+    async def _finish_if_done(self, campaign_id: uuid.UUID, tenant_id: str) -> None:
+        async with self._uow(tenant_id) as uow:
+            open_members = await uow.session.scalar(
+                select(
+                    exists().where(
+                        M.campaign_id == campaign_id, M.send_status.in_(("pending", "sending"))
+                    )
+                )
+            )
+            if not open_members:
+                await uow.session.execute(
+                    update(SendJob)
+                    .where(SendJob.campaign_id == campaign_id)
+                    .values(finished_at=datetime.now(UTC))
+                )
+
+
+async def run_sender(engine: AsyncEngine | None = None) -> None:
+    from crm_campaigns.main import spec
+
+    service_settings = spec.settings()
+    configure_logging(service_settings.service, service_settings.log_level)
+    settings = SenderSettings()
+    own_engine = engine is None
+    engine = engine or create_engine(service_settings)
+    sender = Sender(
+        service_settings, create_sessionmaker(engine), settings, default_adapters(settings)
+    )
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, sender.stop)
+    try:
+        await sender.run()
+    finally:
+        if own_engine:
+            await engine.dispose()
+
+
+async def sender_job(
+    service_settings: ServiceSettings,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    stopping: asyncio.Event,
+) -> None:
+    """The sender as a background job of the consumer/worker process (ServiceSpec.jobs)."""
+    settings = SenderSettings()
+    sender = Sender(service_settings, sessionmaker, settings, default_adapters(settings))
+    task = asyncio.create_task(sender.run())
+    await stopping.wait()
+    sender.stop()  # hands back unsent claims before the process exits
+    await task
+
+
+def main() -> None:
+    asyncio.run(run_sender())
