@@ -1,1 +1,1 @@
-"""CRM tickets service (not built yet)."""
+"""CRM tickets service: omnichannel intake, queues, SLA timers, escalation, CSAT."""
