@@ -1,1 +1,1 @@
-"""CRM opportunities service (not built yet)."""
+"""CRM opportunities service: leads, routing, teams, pipelines, deals, quotes and forecast."""

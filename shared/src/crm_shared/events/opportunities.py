@@ -13,6 +13,7 @@ from decimal import Decimal
 from pydantic import BaseModel
 
 from crm_shared.events.common import OPPORTUNITIES
+from crm_shared.events.contacts import InteractionLogged
 from crm_shared.events.envelope import EventData
 
 
@@ -95,6 +96,18 @@ class OpportunityStageChanged(_OpportunityEvent):
     changed_by: str | None = None
 
 
+class OpportunityUpdated(_OpportunityEvent):
+    """Fields other than the stage changed (owner, amount, currency, dates, probability...)."""
+
+    type = "crm.opportunity.updated"
+    description = "A deal's details changed; `changed` names the fields."
+    name: str
+    stage_id: str
+    probability: Decimal
+    expected_close_date: date | None = None
+    changed: list[str]
+
+
 class OpportunityWon(_OpportunityEvent):
     type = "crm.opportunity.won"
     description = "A deal was closed won."
@@ -130,6 +143,15 @@ class QuoteAccepted(_QuoteEvent):
     description = "The customer accepted a quote."
 
 
+class SalesInteractionLogged(InteractionLogged):
+    """A completed sales call or meeting on the omnichannel timeline (the shape contacts
+    publishes); `source` names the activity."""
+
+    topic = OPPORTUNITIES
+    description = "A completed sales call or meeting, as a timeline entry."
+    opportunity_id: str | None = None
+
+
 EVENTS: list[type[EventData]] = [
     LeadCreated,
     LeadAssigned,
@@ -137,8 +159,10 @@ EVENTS: list[type[EventData]] = [
     LeadDisqualified,
     OpportunityCreated,
     OpportunityStageChanged,
+    OpportunityUpdated,
     OpportunityWon,
     OpportunityLost,
     QuoteSent,
     QuoteAccepted,
+    SalesInteractionLogged,
 ]
