@@ -180,26 +180,34 @@ def created_ids(tenant: str, want: int) -> list[str]:
     return asyncio.run(fetch())
 
 
-def measure(server: str, tenant: str, token: str) -> list[Run]:
-    proc = start(server)
+def measure(tenant: str, token: str) -> list[Run]:
+    """Both servers up at once; each rate is run on one and then the other, so a change in
+    background load hits both sides alike. A side stops climbing once it saturates."""
+    procs = [start(server) for server in SERVERS]
     runs: list[Run] = []
     try:
         for kind in ("create", "get"):
             ids = created_ids(tenant, 1000) if kind == "get" else []
-            attack(server, kind, WARMUP_RATE, token, ids)  # warm caches and pools, not reported
+            for server in SERVERS:  # warm caches and pools, not reported
+                attack(server, kind, WARMUP_RATE, token, ids)
+            saturated: set[str] = set()
             for rate in RATES:
-                run = attack(server, kind, rate, token, ids)
-                runs.append(run)
-                print(
-                    f"{server:9} {kind:6} {rate:5}/s -> {run.throughput:7.1f}/s ok "
-                    f"{run.success:.3%} p50 {run.p50_ms:6.1f} ms p99 {run.p99_ms:7.1f} ms",
-                    flush=True,
-                )
-                if not run.sustained:
-                    break  # past saturation: higher rates only queue up
+                for server in SERVERS:
+                    if server in saturated:
+                        continue
+                    run = attack(server, kind, rate, token, ids)
+                    runs.append(run)
+                    print(
+                        f"{server:9} {kind:6} {rate:5}/s -> {run.throughput:7.1f}/s ok "
+                        f"{run.success:.3%} p50 {run.p50_ms:6.1f} ms p99 {run.p99_ms:7.1f} ms",
+                        flush=True,
+                    )
+                    if not run.sustained:
+                        saturated.add(server)  # higher rates would only queue up
     finally:
-        proc.terminate()
-        proc.wait(10)
+        for proc in procs:
+            proc.terminate()
+            proc.wait(10)
     return runs
 
 
@@ -215,7 +223,7 @@ def fmt_latency(run: Run | None) -> str:
 def main() -> None:
     tenant = f"bench-{int(time.time())}"
     token = mint_token(DEV_JWT_SECRET, tenant=tenant, roles=["admin"], ttl_s=3600)
-    runs = measure("service", tenant, token) + measure("reference", tenant, token)
+    runs = measure(tenant, token)
     summary: dict[str, tuple[Run | None, Run | None]] = {
         kind: (best(runs, "service", kind), best(runs, "reference", kind))
         for kind in ("create", "get")

@@ -1,4 +1,5 @@
-// Create a company and a person, then read the person back with optimistic concurrency.
+// Create a company and a person, edit with optimistic concurrency, then read the person's
+// omnichannel timeline from analytics.
 //   CRM_URL=http://127.0.0.1:8080 CRM_TOKEN=$(uv run crm token --tenant acme) node ...
 import { CrmClient, CrmProblem } from "../src/client";
 
@@ -32,7 +33,13 @@ async function main(): Promise<void> {
     if (error instanceof CrmProblem && error.status === 412) console.log("changed meanwhile");
     else throw error;
   }
-  console.log(person.data.id, person.data.emails[0]?.email);
+  const timeline = await crm.request("get", "/analytics/v1/customers/{contact_id}/timeline", {
+    path: { contact_id: person.data.id },
+    query: { limit: 20 },
+  });
+  for (const entry of timeline.data.items) {
+    console.log(entry.occurred_at, entry.type, entry.channel ?? "-", entry.summary ?? "");
+  }
 }
 
 void main();

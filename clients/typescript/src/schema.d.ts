@@ -4,6 +4,40 @@
  */
 
 export interface paths {
+    "/contacts/v1/people/export": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Export people as CSV or NDJSON (streamed, with the list filters) */
+        get: operations["contacts_export_export_people"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/contacts/v1/companies/export": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Export companies as CSV or NDJSON (streamed, with the list filters) */
+        get: operations["contacts_export_export_companies"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/contacts/v1/people": {
         parameters: {
             query?: never;
@@ -11,7 +45,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** List and search people */
+        /**
+         * List and search people
+         * @description Custom fields filter as `?attr.<key>=<value>` (typed by the field's definition).
+         */
         get: operations["contacts_people_list_people"];
         put?: never;
         /** Create a person */
@@ -48,7 +85,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** List companies */
+        /**
+         * List companies
+         * @description Custom fields filter as `?attr.<key>=<value>` (typed by the field's definition).
+         */
         get: operations["contacts_companies_list_companies"];
         put?: never;
         /** Create a company */
@@ -297,6 +337,180 @@ export interface paths {
          * @description Start without `since`; keep the returned `next_token` and send it back as `since`. Deletions come as tombstones (`op: delete`). Only changes of finished transactions are returned, so a change committed late by a slow transaction is delivered on a later call rather than skipped. Each record appears at most once per page, in its current state. Offline edits send the version they started from as If-Match; a conflict answers 412 with the current record under `current`.
          */
         get: operations["contacts_sync_sync_changes"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/contacts/v1/people/{person_id}/duplicates": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Likely duplicates of a person, best first */
+        get: operations["contacts_duplicates_person_duplicates"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/contacts/v1/duplicates": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Likely duplicate pairs across the tenant, best first */
+        get: operations["contacts_duplicates_tenant_duplicates"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/contacts/v1/merges": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Merge duplicates into a survivor (reversible) */
+        post: operations["contacts_duplicates_create_merge"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/contacts/v1/merges/{merge_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Get a merge */
+        get: operations["contacts_duplicates_get_merge"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/contacts/v1/merges/{merge_id}/undo": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Undo a merge within its retention window */
+        post: operations["contacts_duplicates_undo_merge"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/contacts/v1/custom-fields": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The tenant's custom fields */
+        get: operations["contacts_custom fields_list_fields"];
+        put?: never;
+        /** Define a custom field on people or companies */
+        post: operations["contacts_custom fields_create_field"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/contacts/v1/custom-fields/{field_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /** Remove a definition (stored values stay as free-form attributes) */
+        delete: operations["contacts_custom fields_delete_field"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/contacts/v1/imports": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Import people from a CSV file (a background job)
+         * @description The body is the CSV file (`Content-Type: text/csv`, first line the header). `mapping` maps CSV columns to fields: first_name, last_name, email, emails, phones, tags (lists separated by `;`), job_title, language, timezone, lifecycle_stage, source, external_id, owner_id, relationship_level, or `attr.<key>` for attributes and custom fields. Rows upsert by `match_on`. Follow the job at `Location`.
+         */
+        post: operations["contacts_import_start_import"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/contacts/v1/imports/{job_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** An import's progress */
+        get: operations["contacts_import_get_import"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/contacts/v1/imports/{job_id}/errors": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The rejected rows of an import, as CSV (row, pointer, detail) */
+        get: operations["contacts_import_import_errors"];
         put?: never;
         post?: never;
         delete?: never;
@@ -654,6 +868,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/opportunities/v1/opportunities/{opp_id}/orders": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** ERP orders placed against this deal */
+        get: operations["opportunities_opportunities_orders"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/opportunities/v1/products": {
         parameters: {
             query?: never;
@@ -829,6 +1060,93 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/opportunities/v1/exchange-rates": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Tenant exchange rates (used by the forecast's conversion) */
+        get: operations["opportunities_quotes_get_rates"];
+        /** Set the base currency and the rates into it */
+        put: operations["opportunities_quotes_put_rates"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/opportunities/v1/activities": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List activities */
+        get: operations["opportunities_activities_list_activities"];
+        put?: never;
+        /** Plan a task, call or meeting */
+        post: operations["opportunities_activities_create_activity"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/opportunities/v1/activities/overdue": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Open activities past their due time (filter by assignee_id for one user) */
+        get: operations["opportunities_activities_overdue"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/opportunities/v1/activities/{activity_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Get an activity */
+        get: operations["opportunities_activities_get_activity"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/opportunities/v1/activities/{activity_id}/complete": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Complete; a call or meeting reaches the customer timeline */
+        post: operations["opportunities_activities_complete"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/opportunities/v1/forecast": {
         parameters: {
             query?: never;
@@ -948,6 +1266,40 @@ export interface paths {
         };
         /** Audience, sent, delivery/open/click/response rates, conversions, revenue, ROI */
         get: operations["campaigns_campaigns_effectiveness"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/campaigns/v1/campaigns/{campaign_id}/effectiveness/segments": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Effectiveness per segment of the campaign (cost shared by audience) */
+        get: operations["campaigns_campaigns_effectiveness_by_segment"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/campaigns/v1/effectiveness/channels": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Effectiveness per channel, over every campaign not cancelled */
+        get: operations["campaigns_campaigns_effectiveness_by_channel"];
         put?: never;
         post?: never;
         delete?: never;
@@ -1109,6 +1461,151 @@ export interface paths {
          * @description Deduplicated by `provider_event_id`: a repeated callback answers 200 with the touch first recorded and changes nothing. An `unsubscribed` touch withdraws marketing consent for the campaign's channel (published as `crm.consent.withdrawn`).
          */
         post: operations["campaigns_touches_record_touch"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/campaigns/v1/touches/batch": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Record up to 500 provider callbacks at once (all or nothing)
+         * @description Each callback as in POST /v1/touches, deduplicated by `provider_event_id`; a callback for an unknown campaign or a non-member rejects the whole batch (nothing written).
+         */
+        post: operations["campaigns_touches_record_touches"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/campaigns/v1/campaigns/{campaign_id}/call-lists": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Build a call list from the campaign's audience
+         * @description Members with granted phone marketing consent and a number, not do-not-contact; ordered by value tier (key customers first) and assigned to the agents round robin.
+         */
+        post: operations["campaigns_call lists_create_call_list"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/campaigns/v1/call-lists/{call_list_id}/entries": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Who to call, in order (due call-backs first, then priority) */
+        get: operations["campaigns_call lists_call_entries"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/campaigns/v1/call-lists/{call_list_id}/entries/{contact_id}/outcome": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Record a call's outcome; `interested` creates a lead in opportunities */
+        post: operations["campaigns_call lists_record_outcome"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/campaigns/v1/surveys": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Create a survey */
+        post: operations["campaigns_surveys_create_survey"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/campaigns/v1/surveys/{survey_id}/links": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Signed answer links for people (no login needed to answer) */
+        post: operations["campaigns_surveys_survey_links"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/campaigns/v1/survey-answers": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Answer a survey through its signed link (no login)
+         * @description Loyalty (will you buy again: unconditional, conditional, none), NPS 0-10, satisfaction 1-5 and a comment. One answer per person and survey (409 after that). Published as `crm.survey.answered` for the loyalty indexes.
+         */
+        post: operations["campaigns_surveys_answer_survey"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/campaigns/v1/surveys/{survey_id}/results": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Standard and strengthened loyalty indexes, NPS */
+        get: operations["campaigns_surveys_survey_results"];
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -1493,7 +1990,7 @@ export interface paths {
         };
         /**
          * Customer 360
-         * @description Profile snapshot, first and last interaction, channels used with counts, open tickets, open opportunities and their amounts, lifetime revenue (non-cancelled ERP orders) and paid invoices, RFM scores and segment, value tier, historic CLV (revenue to date), predicted CLV (BG/NBD x Gamma-Gamma, next 52 weeks), churn probability (1 - P(alive)), loyalty type and the current consent per channel and purpose. A merged duplicate's id answers with the survivor. Scores are those of the last recompute.
+         * @description Profile snapshot, first and last interaction and the channels used with counts (over touchpoints: timeline entries with a direction), open tickets, open opportunities and their amounts, lifetime revenue (non-cancelled ERP orders) and paid invoices, RFM scores and segment, value tier, historic CLV (revenue to date), predicted CLV (BG/NBD x Gamma-Gamma, next 52 weeks), churn probability (1 - P(alive)), loyalty type and the current consent per channel and purpose. A merged duplicate's id answers with the survivor. Scores are those of the last recompute.
          */
         get: operations["analytics_customers_get_customer"];
         put?: never;
@@ -1672,8 +2169,8 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * Sales: hit rate, time to close, repeat sales
-         * @description Hit rate = won / (won + lost) x 100% over opportunities closed in [from, to). Time to close = won_at - created, in days, over deals won in the period (mean and median). Repeat sales = non-cancelled orders placed in the period after the customer's first order.
+         * Sales: hit rate, time to close, pipeline, velocity, repeat and cross-sales
+         * @description Hit rate = won / (won + lost) x 100% over opportunities closed in [from, to). Time to close = won_at - created, in days, over deals won in the period (mean and median). Pipeline by stage: open deals now, count and amount per stage. Pipeline velocity = open deals x average amount of the deals won in the period x hit rate / mean time to close (days): expected revenue per day. Repeat sales = non-cancelled orders placed in the period after the customer's first order; cross-sales = those of them containing a product (SKU) the customer had not bought before.
          */
         get: operations["analytics_measures_sales"];
         put?: never;
@@ -1716,6 +2213,26 @@ export interface paths {
          * @description Historic CLV = revenue of a customer's non-cancelled orders up to `as_of`. Predicted CLV (next 52 weeks) = E[Y(52) | x, t_x, T] from BG/NBD (Fader, Hardie & Lee 2005) x E[M | x, zbar] from Gamma-Gamma (Fader & Hardie 2013), both fitted by maximum likelihood on the tenant's customers (x repeat orders, t_x weeks first to last order, T weeks since the first order, zbar mean repeat order value). Needs at least 20 customers.
          */
         get: operations["analytics_measures_clv"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/analytics/v1/measures/campaigns": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Campaigns: response, conversion, cost per response, attributed revenue, ROI
+         * @description Per campaign with touches in [from, to): reached = customers with a `delivered` touch (`sent` when the campaign reports no deliveries); responders = customers who `responded` or `clicked`; response rate = responders / reached x 100%; converted = reached customers with a non-cancelled order within `window_days` after their first touch; conversion rate = converted / reached x 100%; cost = actual cost (budget until completed); cost per response = cost / responders. Revenue attribution over orders placed in the period, from the customer's touches (all kinds but bounced and unsubscribed) in the `window_days` before the order: first touch (all to the earliest), last touch (all to the latest), linear (split equally over the touches). ROI = (linear revenue - cost) / cost x 100%.
+         */
+        get: operations["analytics_measures_campaign_effectiveness"];
         put?: never;
         post?: never;
         delete?: never;
@@ -2041,6 +2558,98 @@ export interface components {
             /** Source */
             source: string;
         };
+        /** CustomFieldCreate */
+        CustomFieldCreate: {
+            /**
+             * Entity
+             * @enum {string}
+             */
+            entity: "person" | "company";
+            /**
+             * Key
+             * @description The key in `attributes` that holds the value
+             */
+            key: string;
+            /** Label */
+            label: string;
+            /**
+             * Type
+             * @enum {string}
+             */
+            type: "text" | "number" | "date" | "boolean" | "select";
+            /**
+             * Required
+             * @default false
+             */
+            required: boolean;
+            /**
+             * Options
+             * @default []
+             */
+            options: string[];
+            /** Default */
+            default?: unknown;
+        };
+        /** CustomFieldRead */
+        CustomFieldRead: {
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+            /**
+             * Entity
+             * @enum {string}
+             */
+            entity: "person" | "company";
+            /** Key */
+            key: string;
+            /** Label */
+            label: string;
+            /**
+             * Type
+             * @enum {string}
+             */
+            type: "text" | "number" | "date" | "boolean" | "select";
+            /** Required */
+            required: boolean;
+            /** Options */
+            options: string[];
+            /** Default */
+            default: unknown;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+        };
+        /** DuplicateCandidate */
+        DuplicateCandidate: {
+            /**
+             * Person Id
+             * Format: uuid
+             */
+            person_id: string;
+            /**
+             * Score
+             * @description How likely the pair is one person
+             */
+            score: number;
+            /** Reasons */
+            reasons: ("same_email" | "same_phone" | "similar_name_same_company")[];
+        };
+        /** DuplicatePair */
+        DuplicatePair: {
+            /** Person Ids */
+            person_ids: [
+                string,
+                string
+            ];
+            /** Score */
+            score: number;
+            /** Reasons */
+            reasons: ("same_email" | "same_phone" | "similar_name_same_company")[];
+        };
         /** EmailIn */
         EmailIn: {
             /** Email */
@@ -2094,6 +2703,60 @@ export interface components {
              * @description body, query, path, header
              */
             in?: string | null;
+        };
+        /** ImportJobRead */
+        ImportJobRead: {
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+            /**
+             * Entity
+             * @constant
+             */
+            entity: "person";
+            /**
+             * Match On
+             * @enum {string}
+             */
+            match_on: "email" | "external_id";
+            /** Mapping */
+            mapping: {
+                [key: string]: string;
+            };
+            /**
+             * Status
+             * @enum {string}
+             */
+            status: "queued" | "running" | "done" | "failed";
+            /**
+             * Total Rows
+             * @description Data rows in the file (known once counted)
+             */
+            total_rows: number | null;
+            /** Rows Done */
+            rows_done: number;
+            /** Created Count */
+            created_count: number;
+            /** Updated Count */
+            updated_count: number;
+            /** Unchanged Count */
+            unchanged_count: number;
+            /**
+             * Error Count
+             * @description Rows rejected; see the errors report
+             */
+            error_count: number;
+            /** Failure */
+            failure: string | null;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Finished At */
+            finished_at: string | null;
         };
         /** InteractionCreate */
         InteractionCreate: {
@@ -2162,6 +2825,57 @@ export interface components {
              * Format: date-time
              */
             created_at: string;
+        };
+        /** MergeCreate */
+        MergeCreate: {
+            /**
+             * Survivor Id
+             * Format: uuid
+             */
+            survivor_id: string;
+            /** Merged Ids */
+            merged_ids: string[];
+            /**
+             * Fields
+             * @description Which person's value wins, field by field (the survivor's when absent). Emails, phones and tags default to the union of everyone's; attributes to everyone's keys with the survivor's values winning.
+             */
+            fields?: {
+                [key: string]: string;
+            };
+        };
+        /** MergeRead */
+        MergeRead: {
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+            /**
+             * Survivor Id
+             * Format: uuid
+             */
+            survivor_id: string;
+            /** Merged Ids */
+            merged_ids: string[];
+            /** Choices */
+            choices: {
+                [key: string]: string;
+            };
+            /** Actor */
+            actor: string | null;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /**
+             * Expires At
+             * Format: date-time
+             * @description The merge can be undone until then
+             */
+            expires_at: string;
+            /** Undone At */
+            undone_at: string | null;
         };
         /** NoteCreate */
         NoteCreate: {
@@ -2475,6 +3189,86 @@ export interface components {
             /** Companies */
             companies: number;
         };
+        /** ActivityComplete */
+        ActivityComplete: {
+            /** Outcome */
+            outcome?: string | null;
+        };
+        /** ActivityCreate */
+        ActivityCreate: {
+            /**
+             * Kind
+             * @enum {string}
+             */
+            kind: "task" | "call" | "meeting";
+            /** Subject */
+            subject: string;
+            /** Notes */
+            notes?: string | null;
+            /** Due At */
+            due_at?: string | null;
+            /**
+             * Assignee Id
+             * @description Defaults to the caller
+             */
+            assignee_id?: string | null;
+            /** Person Id */
+            person_id?: string | null;
+            /** Company Id */
+            company_id?: string | null;
+            /** Opportunity Id */
+            opportunity_id?: string | null;
+            /** Lead Id */
+            lead_id?: string | null;
+            /**
+             * Direction
+             * @default outbound
+             * @enum {string}
+             */
+            direction: "inbound" | "outbound";
+        };
+        /** ActivityRead */
+        ActivityRead: {
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+            /**
+             * Kind
+             * @enum {string}
+             */
+            kind: "task" | "call" | "meeting";
+            /** Subject */
+            subject: string;
+            /** Notes */
+            notes: string | null;
+            /** Due At */
+            due_at: string | null;
+            /** Assignee Id */
+            assignee_id: string;
+            /** Person Id */
+            person_id: string | null;
+            /** Company Id */
+            company_id: string | null;
+            /** Opportunity Id */
+            opportunity_id: string | null;
+            /** Lead Id */
+            lead_id: string | null;
+            /** Direction */
+            direction: string;
+            /**
+             * Status
+             * @enum {string}
+             */
+            status: "open" | "done";
+            /** Completed At */
+            completed_at: string | null;
+            /** Outcome */
+            outcome: string | null;
+            /** Version */
+            version: number;
+        };
         /** Assign */
         Assign: {
             /** Owner Id */
@@ -2550,6 +3344,27 @@ export interface components {
         Disqualify: {
             /** Reason */
             reason: string;
+        };
+        /**
+         * ExchangeRatesIn
+         * @description 1 unit of each listed currency = rate units of `base_currency`.
+         */
+        ExchangeRatesIn: {
+            /** Base Currency */
+            base_currency: string;
+            /** Rates */
+            rates: {
+                [key: string]: number | string;
+            };
+        };
+        /** ExchangeRatesRead */
+        ExchangeRatesRead: {
+            /** Base Currency */
+            base_currency: string | null;
+            /** Rates */
+            rates: {
+                [key: string]: string;
+            };
         };
         /** Forecast */
         Forecast: {
@@ -2972,6 +3787,29 @@ export interface components {
             /** Reason */
             reason?: string | null;
         };
+        /** OrderRead */
+        OrderRead: {
+            /** Order Id */
+            order_id: string;
+            /**
+             * Placed At
+             * Format: date-time
+             */
+            placed_at: string;
+            /** Total */
+            total: string;
+            /** Currency */
+            currency: string;
+            /** Cancelled At */
+            cancelled_at: string | null;
+        };
+        /** Page[ActivityRead] */
+        Page_ActivityRead_: {
+            /** Items */
+            items: components["schemas"]["ActivityRead"][];
+            /** Next Cursor */
+            next_cursor?: string | null;
+        };
         /** Page[LeadRead] */
         Page_LeadRead_: {
             /** Items */
@@ -3352,6 +4190,35 @@ export interface components {
             /** Strategy */
             strategy?: ("round_robin" | "least_busy") | null;
         };
+        /** Answer */
+        Answer: {
+            /** Token */
+            token: string;
+            /**
+             * Repurchase Intent
+             * @description Will you buy again: unconditionally, conditionally, no
+             */
+            repurchase_intent?: ("unconditional" | "conditional" | "none") | null;
+            /** Nps Score */
+            nps_score?: number | null;
+            /** Satisfaction */
+            satisfaction?: number | null;
+            /** Comment */
+            comment?: string | null;
+        };
+        /** Answered */
+        Answered: {
+            /**
+             * Response Id
+             * Format: uuid
+             */
+            response_id: string;
+            /**
+             * Answered At
+             * Format: date-time
+             */
+            answered_at: string;
+        };
         /** AudienceReport */
         AudienceReport: {
             /**
@@ -3371,6 +4238,19 @@ export interface components {
             excluded: {
                 [key: string]: number;
             };
+        };
+        /** BatchResult */
+        BatchResult: {
+            /**
+             * Recorded
+             * @description New touches
+             */
+            recorded: number;
+            /**
+             * Duplicates
+             * @description Callbacks already recorded (nothing changed)
+             */
+            duplicates: number;
         };
         /** Calendar */
         Calendar: {
@@ -3411,6 +4291,70 @@ export interface components {
             period_start: string;
             /** Campaigns */
             campaigns: components["schemas"]["CalendarEntry"][];
+        };
+        /** CallEntryRead */
+        CallEntryRead: {
+            /**
+             * Contact Id
+             * Format: uuid
+             */
+            contact_id: string;
+            /** Position */
+            position: number;
+            /** Priority */
+            priority: number;
+            /** Value Tier */
+            value_tier: string | null;
+            /** Agent Id */
+            agent_id: string;
+            /** Outcome */
+            outcome: ("reached" | "no_answer" | "call_back" | "not_interested" | "interested") | null;
+            /** Callback At */
+            callback_at: string | null;
+            /** Notes */
+            notes: string | null;
+            /** Attempts */
+            attempts: number;
+            /** Lead Id */
+            lead_id: string | null;
+        };
+        /** CallListCreate */
+        CallListCreate: {
+            /** Name */
+            name: string;
+            /** Agent Ids */
+            agent_ids: string[];
+        };
+        /** CallListRead */
+        CallListRead: {
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+            /**
+             * Campaign Id
+             * Format: uuid
+             */
+            campaign_id: string;
+            /** Name */
+            name: string;
+            /** Agent Ids */
+            agent_ids: string[];
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /**
+             * Entries
+             * @default 0
+             */
+            entries: number;
+            /** Excluded */
+            excluded?: {
+                [key: string]: number;
+            };
         };
         /** CampaignCreate */
         CampaignCreate: {
@@ -3564,9 +4508,19 @@ export interface components {
         Effectiveness: {
             /**
              * Campaign Id
-             * Format: uuid
+             * @description Set for one campaign
              */
-            campaign_id: string;
+            campaign_id: string | null;
+            /**
+             * Channel
+             * @description Set for a channel's total
+             */
+            channel: string | null;
+            /**
+             * Segment Id
+             * @description Set for a segment's part
+             */
+            segment_id?: string | null;
             /** Audience */
             audience: number;
             /** Sent */
@@ -3614,6 +4568,16 @@ export interface components {
             /** Rules */
             rules: (components["schemas"]["Condition"] | components["schemas"]["Group"])[];
         };
+        /** LinkRequest */
+        LinkRequest: {
+            /** Contact Ids */
+            contact_ids: string[];
+            /**
+             * Valid Days
+             * @default 30
+             */
+            valid_days: number;
+        };
         /** ListChange */
         ListChange: {
             /** Added */
@@ -3652,6 +4616,18 @@ export interface components {
             bounced_at: string | null;
             /** Unsubscribed At */
             unsubscribed_at: string | null;
+        };
+        /** OutcomeBody */
+        OutcomeBody: {
+            /**
+             * Outcome
+             * @enum {string}
+             */
+            outcome: "reached" | "no_answer" | "call_back" | "not_interested" | "interested";
+            /** Callback At */
+            callback_at?: string | null;
+            /** Notes */
+            notes?: string | null;
         };
         /** Page[CampaignRead] */
         Page_CampaignRead_: {
@@ -3769,6 +4745,77 @@ export interface components {
             /** Name */
             name?: string | null;
             rules?: components["schemas"]["Group"] | null;
+        };
+        /** SurveyCreate */
+        SurveyCreate: {
+            /** Name */
+            name: string;
+            /** Campaign Id */
+            campaign_id?: string | null;
+        };
+        /** SurveyLink */
+        SurveyLink: {
+            /**
+             * Contact Id
+             * Format: uuid
+             */
+            contact_id: string;
+            /** Token */
+            token: string;
+        };
+        /** SurveyRead */
+        SurveyRead: {
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+            /** Name */
+            name: string;
+            /** Campaign Id */
+            campaign_id: string | null;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+        };
+        /** SurveyResults */
+        SurveyResults: {
+            /**
+             * Survey Id
+             * Format: uuid
+             */
+            survey_id: string;
+            /** Responses */
+            responses: number;
+            /**
+             * Loyalty Respondents
+             * @description K: people who answered the loyalty question
+             */
+            loyalty_respondents: number;
+            /**
+             * Standard Loyalty Index
+             * @description (Kb + Kw) / K x 100%
+             */
+            standard_loyalty_index: number | null;
+            /**
+             * Strengthened Loyalty Index
+             * @description Kb / K x 100%
+             */
+            strengthened_loyalty_index: number | null;
+            /** Nps Respondents */
+            nps_respondents: number;
+            /**
+             * Nps
+             * @description % promoters (9-10) - % detractors (0-6)
+             */
+            nps: number | null;
+        };
+        /** TouchBatch */
+        TouchBatch: {
+            /** Touches */
+            touches: components["schemas"]["TouchCreate"][];
         };
         /** TouchCreate */
         TouchCreate: {
@@ -4402,6 +5449,49 @@ export interface components {
             /** Amount */
             amount: string;
         };
+        /** CampaignEffectiveness */
+        CampaignEffectiveness: {
+            period: components["schemas"]["Period"];
+            /** Formula */
+            formula: string;
+            /** Window Days */
+            window_days: number;
+            /** Revenue */
+            revenue: string;
+            /** Unattributed Revenue */
+            unattributed_revenue: string;
+            /** Campaigns */
+            campaigns: components["schemas"]["CampaignResult"][];
+        };
+        /** CampaignResult */
+        CampaignResult: {
+            /** Campaign Id */
+            campaign_id: string;
+            /** Name */
+            name: string | null;
+            /** Reached */
+            reached: number;
+            /** Responders */
+            responders: number;
+            /** Response Rate */
+            response_rate: number | null;
+            /** Converted */
+            converted: number;
+            /** Conversion Rate */
+            conversion_rate: number | null;
+            /** Cost */
+            cost: string | null;
+            /** Cost Per Response */
+            cost_per_response: string | null;
+            /** Revenue First Touch */
+            revenue_first_touch: string;
+            /** Revenue Last Touch */
+            revenue_last_touch: string;
+            /** Revenue Linear */
+            revenue_linear: string;
+            /** Roi */
+            roi: number | null;
+        };
         /** ChannelCount */
         ChannelCount: {
             /** Channel */
@@ -4677,8 +5767,18 @@ export interface components {
             time_to_close_days_mean: number | null;
             /** Time To Close Days Median */
             time_to_close_days_median: number | null;
+            /** Average Won Amount */
+            average_won_amount: string | null;
+            /** Open Opportunities */
+            open_opportunities: number;
+            /** Pipeline Velocity Per Day */
+            pipeline_velocity_per_day: string | null;
+            /** Pipeline By Stage */
+            pipeline_by_stage: components["schemas"]["StageTotal"][];
             /** Repeat Sales */
             repeat_sales: number;
+            /** Cross Sales */
+            cross_sales: number;
         };
         /** Scores */
         Scores: {
@@ -4753,6 +5853,15 @@ export interface components {
             /** Id */
             id: string;
         };
+        /** StageTotal */
+        StageTotal: {
+            /** Stage Id */
+            stage_id: string | null;
+            /** Count */
+            count: number;
+            /** Amount */
+            amount: string;
+        };
         /** TimelineItem */
         TimelineItem: {
             /**
@@ -4792,6 +5901,136 @@ export interface components {
 }
 export type $defs = Record<string, never>;
 export interface operations {
+    contacts_export_export_people: {
+        parameters: {
+            query?: {
+                lifecycle_stage?: ("subscriber" | "lead" | "prospect" | "customer" | "former_customer") | null;
+                owner_id?: string | null;
+                company_id?: string | null;
+                tag?: string | null;
+                updated_since?: string | null;
+                q?: string | null;
+                format?: "csv" | "ndjson";
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The rows, streamed */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/csv": unknown;
+                    "application/x-ndjson": unknown;
+                };
+            };
+            /** @description Missing, expired or invalid token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description The token lacks a role or belongs to another tenant */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description Validation failed; `errors` points at each bad field */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description The database is unreachable; retry later */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+        };
+    };
+    contacts_export_export_companies: {
+        parameters: {
+            query?: {
+                owner_id?: string | null;
+                country?: string | null;
+                industry?: string | null;
+                tag?: string | null;
+                updated_since?: string | null;
+                q?: string | null;
+                format?: "csv" | "ndjson";
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The rows, streamed */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/csv": unknown;
+                    "application/x-ndjson": unknown;
+                };
+            };
+            /** @description Missing, expired or invalid token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description The token lacks a role or belongs to another tenant */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description Validation failed; `errors` points at each bad field */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description The database is unreachable; retry later */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+        };
+    };
     contacts_people_list_people: {
         parameters: {
             query?: {
@@ -4862,7 +6101,10 @@ export interface operations {
     contacts_people_create_person: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Retries with the same key return the first response; another body is 422. */
+                "Idempotency-Key"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -5172,7 +6414,10 @@ export interface operations {
     contacts_companies_create_company: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Retries with the same key return the first response; another body is 422. */
+                "Idempotency-Key"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -5640,7 +6885,10 @@ export interface operations {
     contacts_companies_add_role: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Retries with the same key return the first response; another body is 422. */
+                "Idempotency-Key"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -5876,7 +7124,10 @@ export interface operations {
     contacts_consents_record_consent: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Retries with the same key return the first response; another body is 422. */
+                "Idempotency-Key"?: string;
+            };
             path: {
                 person_id: string;
             };
@@ -6001,7 +7252,10 @@ export interface operations {
     contacts_interactions_log_interaction: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Retries with the same key return the first response; another body is 422. */
+                "Idempotency-Key"?: string;
+            };
             path: {
                 person_id: string;
             };
@@ -6063,7 +7317,10 @@ export interface operations {
     contacts_interactions_add_note: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Retries with the same key return the first response; another body is 422. */
+                "Idempotency-Key"?: string;
+            };
             path: {
                 person_id: string;
             };
@@ -6185,7 +7442,10 @@ export interface operations {
     contacts_gdpr_erase_person: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Retries with the same key return the first response; another body is 422. */
+                "Idempotency-Key"?: string;
+            };
             path: {
                 person_id: string;
             };
@@ -6247,7 +7507,10 @@ export interface operations {
     contacts_ownership_transfer: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Retries with the same key return the first response; another body is 422. */
+                "Idempotency-Key"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -6364,6 +7627,658 @@ export interface operations {
             };
         };
     };
+    contacts_duplicates_person_duplicates: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                person_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DuplicateCandidate"][];
+                };
+            };
+            /** @description Missing, expired or invalid token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description The token lacks a role or belongs to another tenant */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description Validation failed; `errors` points at each bad field */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description The database is unreachable; retry later */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+        };
+    };
+    contacts_duplicates_tenant_duplicates: {
+        parameters: {
+            query?: {
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DuplicatePair"][];
+                };
+            };
+            /** @description Missing, expired or invalid token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description The token lacks a role or belongs to another tenant */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description Validation failed; `errors` points at each bad field */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description The database is unreachable; retry later */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+        };
+    };
+    contacts_duplicates_create_merge: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Retries with the same key return the first response; another body is 422. */
+                "Idempotency-Key"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["MergeCreate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MergeRead"];
+                };
+            };
+            /** @description Missing, expired or invalid token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description The token lacks a role or belongs to another tenant */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description Validation failed; `errors` points at each bad field */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description The database is unreachable; retry later */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+        };
+    };
+    contacts_duplicates_get_merge: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                merge_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MergeRead"];
+                };
+            };
+            /** @description Missing, expired or invalid token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description The token lacks a role or belongs to another tenant */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description Validation failed; `errors` points at each bad field */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description The database is unreachable; retry later */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+        };
+    };
+    contacts_duplicates_undo_merge: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                merge_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MergeRead"];
+                };
+            };
+            /** @description Missing, expired or invalid token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description The token lacks a role or belongs to another tenant */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description Validation failed; `errors` points at each bad field */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description The database is unreachable; retry later */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+        };
+    };
+    "contacts_custom fields_list_fields": {
+        parameters: {
+            query?: {
+                entity?: "person" | "company";
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CustomFieldRead"][];
+                };
+            };
+            /** @description Missing, expired or invalid token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description The token lacks a role or belongs to another tenant */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description Validation failed; `errors` points at each bad field */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description The database is unreachable; retry later */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+        };
+    };
+    "contacts_custom fields_create_field": {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Retries with the same key return the first response; another body is 422. */
+                "Idempotency-Key"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CustomFieldCreate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CustomFieldRead"];
+                };
+            };
+            /** @description Missing, expired or invalid token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description The token lacks a role or belongs to another tenant */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description Validation failed; `errors` points at each bad field */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description The database is unreachable; retry later */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+        };
+    };
+    "contacts_custom fields_delete_field": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                field_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Missing, expired or invalid token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description The token lacks a role or belongs to another tenant */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description Validation failed; `errors` points at each bad field */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description The database is unreachable; retry later */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+        };
+    };
+    contacts_import_start_import: {
+        parameters: {
+            query: {
+                /** @description JSON: CSV column -> field */
+                mapping: string;
+                match_on?: "email" | "external_id";
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "text/csv": string;
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ImportJobRead"];
+                };
+            };
+            /** @description Missing, expired or invalid token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description The token lacks a role or belongs to another tenant */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description Validation failed; `errors` points at each bad field */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description The database is unreachable; retry later */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+        };
+    };
+    contacts_import_get_import: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                job_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ImportJobRead"];
+                };
+            };
+            /** @description Missing, expired or invalid token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description The token lacks a role or belongs to another tenant */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description Validation failed; `errors` points at each bad field */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description The database is unreachable; retry later */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+        };
+    };
+    contacts_import_import_errors: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                job_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description CSV report */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/csv": unknown;
+                };
+            };
+            /** @description Missing, expired or invalid token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description The token lacks a role or belongs to another tenant */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description Validation failed; `errors` points at each bad field */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description The database is unreachable; retry later */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+        };
+    };
     opportunities_leads_list_leads: {
         parameters: {
             query?: {
@@ -6433,7 +8348,10 @@ export interface operations {
     opportunities_leads_create_lead: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Retries with the same key return the first response; another body is 422. */
+                "Idempotency-Key"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -6913,7 +8831,10 @@ export interface operations {
     opportunities_leads_create_rule: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Retries with the same key return the first response; another body is 422. */
+                "Idempotency-Key"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -7085,7 +9006,10 @@ export interface operations {
     opportunities_leads_create_form: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Retries with the same key return the first response; another body is 422. */
+                "Idempotency-Key"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -7145,7 +9069,10 @@ export interface operations {
     opportunities_leads_submit_form: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Retries with the same key return the first response; another body is 422. */
+                "Idempotency-Key"?: string;
+            };
             path: {
                 tenant: string;
                 key: string;
@@ -7264,7 +9191,10 @@ export interface operations {
     opportunities_teams_create_team: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Retries with the same key return the first response; another body is 422. */
+                "Idempotency-Key"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -7677,7 +9607,10 @@ export interface operations {
     opportunities_pipelines_create_pipeline: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Retries with the same key return the first response; another body is 422. */
+                "Idempotency-Key"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -7862,7 +9795,10 @@ export interface operations {
     opportunities_opportunities_create_opportunity: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Retries with the same key return the first response; another body is 422. */
+                "Idempotency-Key"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -8097,6 +10033,64 @@ export interface operations {
             };
         };
     };
+    opportunities_opportunities_orders: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                opp_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OrderRead"][];
+                };
+            };
+            /** @description Missing, expired or invalid token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description The token lacks a role or belongs to another tenant */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description Validation failed; `errors` points at each bad field */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description The database is unreachable; retry later */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+        };
+    };
     opportunities_quotes_list_products: {
         parameters: {
             query?: {
@@ -8158,7 +10152,10 @@ export interface operations {
     opportunities_quotes_create_product: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Retries with the same key return the first response; another body is 422. */
+                "Idempotency-Key"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -8336,7 +10333,10 @@ export interface operations {
     opportunities_quotes_create_price_list: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Retries with the same key return the first response; another body is 422. */
+                "Idempotency-Key"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -8574,7 +10574,10 @@ export interface operations {
     opportunities_quotes_create_quote: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Retries with the same key return the first response; another body is 422. */
+                "Idempotency-Key"?: string;
+            };
             path: {
                 opp_id: string;
             };
@@ -8981,12 +10984,443 @@ export interface operations {
             };
         };
     };
+    opportunities_quotes_get_rates: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ExchangeRatesRead"];
+                };
+            };
+            /** @description Missing, expired or invalid token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description The token lacks a role or belongs to another tenant */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description Validation failed; `errors` points at each bad field */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description The database is unreachable; retry later */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+        };
+    };
+    opportunities_quotes_put_rates: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ExchangeRatesIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ExchangeRatesRead"];
+                };
+            };
+            /** @description Missing, expired or invalid token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description The token lacks a role or belongs to another tenant */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description Validation failed; `errors` points at each bad field */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description The database is unreachable; retry later */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+        };
+    };
+    opportunities_activities_list_activities: {
+        parameters: {
+            query?: {
+                assignee_id?: string | null;
+                opportunity_id?: string | null;
+                person_id?: string | null;
+                status?: ("open" | "done") | null;
+                /** @description Page size */
+                limit?: number;
+                /** @description From next_cursor */
+                cursor?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Page_ActivityRead_"];
+                };
+            };
+            /** @description Missing, expired or invalid token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description The token lacks a role or belongs to another tenant */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description Validation failed; `errors` points at each bad field */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description The database is unreachable; retry later */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+        };
+    };
+    opportunities_activities_create_activity: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Retries with the same key return the first response; another body is 422. */
+                "Idempotency-Key"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ActivityCreate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ActivityRead"];
+                };
+            };
+            /** @description Missing, expired or invalid token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description The token lacks a role or belongs to another tenant */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description Validation failed; `errors` points at each bad field */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description The database is unreachable; retry later */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+        };
+    };
+    opportunities_activities_overdue: {
+        parameters: {
+            query?: {
+                assignee_id?: string | null;
+                opportunity_id?: string | null;
+                person_id?: string | null;
+                status?: ("open" | "done") | null;
+                /** @description Page size */
+                limit?: number;
+                /** @description From next_cursor */
+                cursor?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Page_ActivityRead_"];
+                };
+            };
+            /** @description Missing, expired or invalid token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description The token lacks a role or belongs to another tenant */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description Validation failed; `errors` points at each bad field */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description The database is unreachable; retry later */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+        };
+    };
+    opportunities_activities_get_activity: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                activity_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ActivityRead"];
+                };
+            };
+            /** @description Missing, expired or invalid token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description The token lacks a role or belongs to another tenant */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description Validation failed; `errors` points at each bad field */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description The database is unreachable; retry later */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+        };
+    };
+    opportunities_activities_complete: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                activity_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ActivityComplete"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ActivityRead"];
+                };
+            };
+            /** @description Missing, expired or invalid token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description The token lacks a role or belongs to another tenant */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description Validation failed; `errors` points at each bad field */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description The database is unreachable; retry later */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+        };
+    };
     opportunities_forecast_forecast: {
         parameters: {
             query: {
                 from: string;
                 to: string;
                 group_by?: "owner" | "team" | "stage";
+                /** @description Into the tenant's base currency */
+                convert?: boolean;
             };
             header?: never;
             path?: never;
@@ -9107,7 +11541,10 @@ export interface operations {
     campaigns_campaigns_create_campaign: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Retries with the same key return the first response; another body is 422. */
+                "Idempotency-Key"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -9525,6 +11962,120 @@ export interface operations {
             };
         };
     };
+    campaigns_campaigns_effectiveness_by_segment: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                campaign_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Effectiveness"][];
+                };
+            };
+            /** @description Missing, expired or invalid token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description The token lacks a role or belongs to another tenant */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description Validation failed; `errors` points at each bad field */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description The database is unreachable; retry later */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+        };
+    };
+    campaigns_campaigns_effectiveness_by_channel: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Effectiveness"][];
+                };
+            };
+            /** @description Missing, expired or invalid token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description The token lacks a role or belongs to another tenant */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description Validation failed; `errors` points at each bad field */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description The database is unreachable; retry later */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+        };
+    };
     campaigns_campaigns_calendar: {
         parameters: {
             query: {
@@ -9765,7 +12316,10 @@ export interface operations {
     campaigns_segments_create_segment: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Retries with the same key return the first response; another body is 422. */
+                "Idempotency-Key"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -10184,7 +12738,10 @@ export interface operations {
     campaigns_touches_record_touch: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Retries with the same key return the first response; another body is 422. */
+                "Idempotency-Key"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -10210,6 +12767,501 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["TouchRead"];
+                };
+            };
+            /** @description Missing, expired or invalid token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description The token lacks a role or belongs to another tenant */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description Validation failed; `errors` points at each bad field */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description The database is unreachable; retry later */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+        };
+    };
+    campaigns_touches_record_touches: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["TouchBatch"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BatchResult"];
+                };
+            };
+            /** @description Missing, expired or invalid token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description The token lacks a role or belongs to another tenant */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description Validation failed; `errors` points at each bad field */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description The database is unreachable; retry later */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+        };
+    };
+    "campaigns_call lists_create_call_list": {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Retries with the same key return the first response; another body is 422. */
+                "Idempotency-Key"?: string;
+            };
+            path: {
+                campaign_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CallListCreate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CallListRead"];
+                };
+            };
+            /** @description Missing, expired or invalid token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description The token lacks a role or belongs to another tenant */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description Validation failed; `errors` points at each bad field */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description The database is unreachable; retry later */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+        };
+    };
+    "campaigns_call lists_call_entries": {
+        parameters: {
+            query?: {
+                agent_id?: string | null;
+                open_only?: boolean;
+            };
+            header?: never;
+            path: {
+                call_list_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CallEntryRead"][];
+                };
+            };
+            /** @description Missing, expired or invalid token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description The token lacks a role or belongs to another tenant */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description Validation failed; `errors` points at each bad field */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description The database is unreachable; retry later */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+        };
+    };
+    "campaigns_call lists_record_outcome": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                call_list_id: string;
+                contact_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["OutcomeBody"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CallEntryRead"];
+                };
+            };
+            /** @description Missing, expired or invalid token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description The token lacks a role or belongs to another tenant */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description Validation failed; `errors` points at each bad field */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description The database is unreachable; retry later */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+        };
+    };
+    campaigns_surveys_create_survey: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Retries with the same key return the first response; another body is 422. */
+                "Idempotency-Key"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SurveyCreate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SurveyRead"];
+                };
+            };
+            /** @description Missing, expired or invalid token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description The token lacks a role or belongs to another tenant */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description Validation failed; `errors` points at each bad field */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description The database is unreachable; retry later */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+        };
+    };
+    campaigns_surveys_survey_links: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                survey_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["LinkRequest"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SurveyLink"][];
+                };
+            };
+            /** @description Missing, expired or invalid token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description The token lacks a role or belongs to another tenant */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description Validation failed; `errors` points at each bad field */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description The database is unreachable; retry later */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+        };
+    };
+    campaigns_surveys_answer_survey: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Retries with the same key return the first response; another body is 422. */
+                "Idempotency-Key"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["Answer"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Answered"];
+                };
+            };
+            /** @description Missing, expired or invalid token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description The token lacks a role or belongs to another tenant */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description Validation failed; `errors` points at each bad field */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description The database is unreachable; retry later */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+        };
+    };
+    campaigns_surveys_survey_results: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                survey_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SurveyResults"];
                 };
             };
             /** @description Missing, expired or invalid token */
@@ -10318,7 +13370,10 @@ export interface operations {
     tickets_tickets_create_ticket: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Retries with the same key return the first response; another body is 422. */
+                "Idempotency-Key"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -10687,7 +13742,10 @@ export interface operations {
     tickets_tickets_add_message: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Retries with the same key return the first response; another body is 422. */
+                "Idempotency-Key"?: string;
+            };
             path: {
                 ticket_id: string;
             };
@@ -10873,7 +13931,10 @@ export interface operations {
     tickets_intake_intake_email: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Retries with the same key return the first response; another body is 422. */
+                "Idempotency-Key"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -10933,7 +13994,10 @@ export interface operations {
     tickets_intake_intake_chat: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Retries with the same key return the first response; another body is 422. */
+                "Idempotency-Key"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -10993,7 +14057,10 @@ export interface operations {
     tickets_intake_intake_phone: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Retries with the same key return the first response; another body is 422. */
+                "Idempotency-Key"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -11053,7 +14120,10 @@ export interface operations {
     tickets_queues_create_queue: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Retries with the same key return the first response; another body is 422. */
+                "Idempotency-Key"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -11347,7 +14417,10 @@ export interface operations {
     tickets_sla_create_policy: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Retries with the same key return the first response; another body is 422. */
+                "Idempotency-Key"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -11697,7 +14770,10 @@ export interface operations {
     tickets_csat_submit_csat: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Retries with the same key return the first response; another body is 422. */
+                "Idempotency-Key"?: string;
+            };
             path: {
                 token: string;
             };
@@ -11972,6 +15048,8 @@ export interface operations {
     analytics_measures_retention: {
         parameters: {
             query?: {
+                /** @description only customers whose last computed RFM segment or value tier is this (e.g. champions, at_risk, key) */
+                segment?: string | null;
                 /** @description first day (UTC) */
                 from?: string | null;
                 /** @description day after the last (UTC) */
@@ -12033,6 +15111,8 @@ export interface operations {
     analytics_measures_static_churn: {
         parameters: {
             query?: {
+                /** @description only customers whose last computed RFM segment or value tier is this (e.g. champions, at_risk, key) */
+                segment?: string | null;
                 /** @description first day (UTC) */
                 from?: string | null;
                 /** @description day after the last (UTC) */
@@ -12094,6 +15174,8 @@ export interface operations {
     analytics_measures_dynamic_churn: {
         parameters: {
             query?: {
+                /** @description only customers whose last computed RFM segment or value tier is this (e.g. champions, at_risk, key) */
+                segment?: string | null;
                 /** @description first day (UTC) */
                 from?: string | null;
                 /** @description day after the last (UTC) */
@@ -12155,6 +15237,8 @@ export interface operations {
     analytics_measures_loyalty: {
         parameters: {
             query?: {
+                /** @description only customers whose last computed RFM segment or value tier is this (e.g. champions, at_risk, key) */
+                segment?: string | null;
                 /** @description first day (UTC) */
                 from?: string | null;
                 /** @description day after the last (UTC) */
@@ -12216,6 +15300,8 @@ export interface operations {
     analytics_measures_nps: {
         parameters: {
             query?: {
+                /** @description only customers whose last computed RFM segment or value tier is this (e.g. champions, at_risk, key) */
+                segment?: string | null;
                 /** @description first day (UTC) */
                 from?: string | null;
                 /** @description day after the last (UTC) */
@@ -12338,6 +15424,8 @@ export interface operations {
     analytics_measures_pareto: {
         parameters: {
             query?: {
+                /** @description only customers whose last computed RFM segment or value tier is this (e.g. champions, at_risk, key) */
+                segment?: string | null;
                 /** @description first day (UTC) */
                 from?: string | null;
                 /** @description day after the last (UTC) */
@@ -12596,6 +15684,69 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ClvFit"];
+                };
+            };
+            /** @description Missing, expired or invalid token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description The token lacks a role or belongs to another tenant */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description Validation failed; `errors` points at each bad field */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description The database is unreachable; retry later */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+        };
+    };
+    analytics_measures_campaign_effectiveness: {
+        parameters: {
+            query?: {
+                /** @description attribution window */
+                window_days?: number;
+                /** @description first day (UTC) */
+                from?: string | null;
+                /** @description day after the last (UTC) */
+                to?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CampaignEffectiveness"];
                 };
             };
             /** @description Missing, expired or invalid token */
