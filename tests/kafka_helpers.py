@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -54,10 +55,16 @@ class TopicReader:
         await self.consumer.stop()
 
     async def read(
-        self, *, tenant: str, count: int, timeout: float = 60.0, settle: float = 1.0
+        self,
+        *,
+        tenant: str,
+        count: int,
+        timeout: float = 60.0,
+        settle: float = 1.0,
+        where: Callable[[Received], bool] = lambda _: True,
     ) -> list[Received]:
-        """Everything for `tenant` until `count` arrived, then `settle` seconds more (so an
-        extra duplicate would be seen too)."""
+        """Everything for `tenant` (and `where`) until `count` arrived, then `settle` seconds
+        more (so an extra duplicate would be seen too)."""
         found: list[Received] = []
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
@@ -67,16 +74,17 @@ class TopicReader:
             for records in batches.values():
                 for r in records:
                     headers = {k: v.decode() for k, v in r.headers}
-                    if headers.get("ce_tenantid") == tenant:
-                        found.append(
-                            Received(
-                                r.key.decode() if r.key else None,
-                                headers,
-                                orjson.loads(r.value) if r.value else None,
-                                r.partition,
-                                r.offset,
-                            )
-                        )
+                    if headers.get("ce_tenantid") != tenant:
+                        continue
+                    received = Received(
+                        r.key.decode() if r.key else None,
+                        headers,
+                        orjson.loads(r.value) if r.value else None,
+                        r.partition,
+                        r.offset,
+                    )
+                    if where(received):
+                        found.append(received)
             if len(found) >= count and settle_until is None:
                 settle_until = loop.time() + settle
         return found

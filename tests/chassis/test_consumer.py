@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
 from typing import TypedDict
 
@@ -22,7 +22,7 @@ from crm_shared.service import get_service
 from crm_shared.settings import ServiceSettings
 from tests.conftest import eventually, settings_for_tests
 from tests.helpers import count_rows, create_person
-from tests.kafka_helpers import TopicReader, produce
+from tests.kafka_helpers import Received, TopicReader, produce
 
 
 @contextlib.asynccontextmanager
@@ -53,6 +53,11 @@ class Message(TypedDict):
     key: str
     value: bytes
     headers: dict[str, str]
+
+
+def ours(settings: ServiceSettings) -> Callable[[Received], bool]:
+    """Dead letters from this test's consumer group (other groups may read the topic too)."""
+    return lambda r: r.headers.get("x-consumer-group") == settings.consumer_group
 
 
 def unsubscribe(tenant: str, person_id: str, event_id: str | None = None) -> Message:
@@ -117,7 +122,7 @@ async def test_poison_message_goes_to_dlq_and_the_next_is_processed(
     async with running_consumer() as settings, TopicReader(settings, dlq_topic(CAMPAIGNS)) as dlq:
         await produce(settings, CAMPAIGNS, **poison)
         await produce(settings, CAMPAIGNS, **good)
-        dead = await dlq.read(tenant=tenant, count=1, timeout=30)
+        dead = await dlq.read(tenant=tenant, count=1, timeout=30, where=ours(settings))
 
         async def good_applied() -> bool:
             return await count_rows(owner_engine, "consent_ledger", tenant) == 1
@@ -149,6 +154,6 @@ async def test_message_without_cloudevents_headers_is_dead_lettered_at_once(
             value=message["value"],
             headers=headers,
         )
-        dead = await dlq.read(tenant=tenant, count=1, timeout=30)
+        dead = await dlq.read(tenant=tenant, count=1, timeout=30, where=ours(settings))
     assert dead[0].headers["x-error-type"] == "MalformedEvent"
     assert dead[0].headers["x-attempts"] == "1"

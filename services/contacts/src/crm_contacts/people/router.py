@@ -95,11 +95,15 @@ async def list_people(
 
 
 @router.get("/{person_id}", response_model=PersonRead, summary="Get a person")
-async def get_person(person_id: uuid.UUID, uow: UoW, _: Reader, response: Response) -> PersonRead:
+async def get_person(person_id: uuid.UUID, uow: UoW, _: Reader) -> Response:
     async with uow:
-        person = service.to_read(await service.get_person(uow, person_id))
-    set_etag(response, person.version)
-    return person
+        person = await service.read_person(uow, person_id)
+    # Serialised once, by pydantic's own encoder (no second validation pass by the framework).
+    return Response(
+        person.model_dump_json(),
+        media_type="application/json",
+        headers={"ETag": f'"{person.version}"'},
+    )
 
 
 @router.patch("/{person_id}", response_model=PersonRead, summary="Update a person (If-Match)")

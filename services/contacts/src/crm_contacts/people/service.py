@@ -6,7 +6,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Select, and_, exists, func, or_, select
+from sqlalchemy import JSON, Select, and_, exists, func, or_, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_contacts.companies.models import Role
@@ -272,14 +272,43 @@ async def _apply_contact_points(
 
 
 def to_read(person: Person) -> PersonRead:
+    emails = [{"email": e.email, "primary": e.is_primary} for e in person.emails]
+    phones = [{"number": p.number, "kind": p.kind, "primary": p.is_primary} for p in person.phones]
+    return _read_model(person, emails, phones)
+
+
+# The read path in one round trip: the person with its emails and phones aggregated as JSON.
+READ_PERSON = text(
+    """
+    SELECT p.*,
+      coalesce((SELECT json_agg(json_build_object('email', e.email, 'primary', e.is_primary)
+                                ORDER BY e.position)
+                FROM person_emails e WHERE e.person_id = p.id), '[]') AS email_rows,
+      coalesce((SELECT json_agg(json_build_object('number', t.number, 'kind', t.kind,
+                                                  'primary', t.is_primary) ORDER BY t.position)
+                FROM person_phones t WHERE t.person_id = p.id), '[]') AS phone_rows
+    FROM people p
+    WHERE p.id = :id AND p.deleted_at IS NULL
+    """
+).columns(email_rows=JSON, phone_rows=JSON)
+
+
+async def read_person(uow: UnitOfWork, person_id: uuid.UUID) -> PersonRead:
+    row = (await uow.session.execute(READ_PERSON, {"id": person_id})).first()
+    if row is None:
+        raise NotFound(f"No person {person_id}.")
+    return _read_model(row, row.email_rows, row.phone_rows)
+
+
+def _read_model(
+    person: Any, emails: list[dict[str, Any]], phones: list[dict[str, Any]]
+) -> PersonRead:
     return PersonRead(
         id=person.id,
         first_name=person.first_name,
         last_name=person.last_name,
-        emails=[EmailOut(email=e.email, primary=e.is_primary) for e in person.emails],
-        phones=[
-            PhoneOut(number=p.number, kind=p.kind, primary=p.is_primary) for p in person.phones
-        ],
+        emails=[EmailOut(**e) for e in emails],
+        phones=[PhoneOut(**p) for p in phones],
         addresses=person.addresses,
         job_title=person.job_title,
         language=person.language,
