@@ -45,6 +45,9 @@ async def create_person(request: Request) -> Response:
         )
         if taken:
             return JSONResponse({"detail": "taken"}, status_code=409)
+        await conn.fetch(  # the tenant's custom-field definitions, checked on every write
+            "SELECT * FROM custom_fields WHERE entity = 'person' ORDER BY key"
+        )
         await conn.execute(
             "INSERT INTO people (id, tenant_id, first_name, last_name, lifecycle_stage, tags, "
             "attributes, addresses, do_not_contact, version, created_at, updated_at) VALUES "
