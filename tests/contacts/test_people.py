@@ -169,3 +169,15 @@ async def test_unknown_person_is_a_problem_document(api: httpx.AsyncClient) -> N
     assert response.status_code == 404
     body = response.json()
     assert body["code"] == "not_found" and body["type"].endswith("/not-found")
+
+
+async def test_concurrent_creates_with_one_email_make_one_person(
+    api: httpx.AsyncClient, owner_engine: AsyncEngine, tenant: str
+) -> None:
+    """The pre-check cannot see uncommitted rows; the unique index decides, and the losers
+    get a 409 problem, not a 500."""
+    body = {"first_name": "Race", "emails": [{"email": "race@example.com"}]}
+    responses = await asyncio.gather(*[api.post("/v1/people", json=body) for _ in range(6)])
+    assert sorted(r.status_code for r in responses) == [201, 409, 409, 409, 409, 409]
+    assert all(r.json()["code"] == "conflict" for r in responses if r.status_code == 409)
+    assert [e["type"] for e in await outbox_events(owner_engine, tenant)] == ["crm.contact.created"]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import MetaData
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -49,3 +51,13 @@ def create_engine(settings: ServiceSettings, *, migration: bool = False) -> Asyn
 
 def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
+
+
+async def driver_connection(session: AsyncSession) -> Any:
+    """The asyncpg connection under `session`. Use it only after a statement has run through
+    the session (a UnitOfWork runs one on entry), so the transaction has begun: hot paths run
+    their fixed SQL on it directly, since a statement through SQLAlchemy costs about three
+    times the CPU of the same statement on the driver."""
+    connection = await session.connection()
+    raw = await connection.get_raw_connection()
+    return raw.driver_connection

@@ -11,6 +11,7 @@ import logging
 from collections.abc import Sequence
 from typing import Any
 
+import asyncpg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -216,7 +217,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
     async def on_integrity(request: Request, exc: Exception) -> JSONResponse:
         # A uniqueness or reference rule the service's own checks did not catch (e.g. a race).
-        constraint = getattr(getattr(exc, "orig", None), "__cause__", None)
+        constraint = getattr(getattr(exc, "orig", None), "__cause__", None) or exc
         name = getattr(constraint, "constraint_name", None)
         problem = Conflict(
             "The change conflicts with existing data.", extra={"constraint": name} if name else None
@@ -238,5 +239,7 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, on_validation)
     app.add_exception_handler(StarletteHTTPException, on_http)
     app.add_exception_handler(sa_exc.IntegrityError, on_integrity)
+    # Hot paths that run SQL on the driver (crm_shared.db.driver_connection) raise its errors.
+    app.add_exception_handler(asyncpg.IntegrityConstraintViolationError, on_integrity)
     app.add_exception_handler(StaleDataError, on_stale)
     app.add_exception_handler(Exception, on_unexpected)

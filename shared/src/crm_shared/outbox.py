@@ -7,41 +7,45 @@ with the same key are published by one replica at a time, in `seq` order.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Sequence
 
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from crm_shared.db import driver_connection
 from crm_shared.events.envelope import Envelope, dumps
 
 LANES = 16
 
-INSERT_OUTBOX = text(
-    """
+INSERT_OUTBOX = """
     INSERT INTO outbox (id, tenant_id, topic, key, type, source, subject, time, traceparent, data)
-    VALUES (:id, :tenant_id, :topic, :key, :type, :source, :subject, :time, :traceparent,
-            CAST(:data AS jsonb))
-    """
-)
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::jsonb)
+"""
 
 
-def outbox_params(envelope: Envelope) -> dict[str, object]:
-    return {
-        "id": envelope.id,
-        "tenant_id": envelope.tenant_id,
-        "topic": envelope.topic,
-        "key": envelope.key,
-        "type": envelope.type,
-        "source": envelope.source,
-        "subject": envelope.subject,
-        "time": envelope.time,
-        "traceparent": envelope.traceparent,
-        "data": dumps(envelope.data).decode(),
-    }
+def outbox_row(envelope: Envelope) -> tuple[object, ...]:
+    return (
+        uuid.UUID(envelope.id),
+        envelope.tenant_id,
+        envelope.topic,
+        envelope.key,
+        envelope.type,
+        envelope.source,
+        envelope.subject,
+        envelope.time,
+        envelope.traceparent,
+        dumps(envelope.data).decode(),
+    )
 
 
 async def write_outbox(session: AsyncSession, envelopes: Sequence[Envelope]) -> None:
-    await session.execute(INSERT_OUTBOX, [outbox_params(e) for e in envelopes])
+    """One statement for the unit of work's events, on the driver connection (hot path)."""
+    connection = await driver_connection(session)
+    rows = [outbox_row(e) for e in envelopes]
+    if len(rows) == 1:
+        await connection.execute(INSERT_OUTBOX, *rows[0])
+    else:
+        await connection.executemany(INSERT_OUTBOX, rows)
 
 
 # DDL for the chassis tables every service database has; run from each service's first migration.

@@ -9,11 +9,12 @@ events collected while the work runs and written to the outbox in the same commi
 from __future__ import annotations
 
 from types import TracebackType
-from typing import Self
+from typing import Any, Self
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from crm_shared.db import driver_connection
 from crm_shared.events.envelope import Envelope, EventData
 from crm_shared.outbox import write_outbox
 
@@ -21,7 +22,9 @@ SET_TENANT = text("SELECT set_config('app.tenant_id', :tenant, true)")
 
 
 async def set_tenant(session: AsyncSession, tenant_id: str) -> None:
-    """Scope the current transaction to one tenant; RLS policies read `app.tenant_id`."""
+    """Scope the current transaction to one tenant; RLS policies read `app.tenant_id`.
+    Through SQLAlchemy on purpose: its first statement is what begins the transaction that
+    later driver-level statements (see driver_connection) run in."""
     await session.execute(SET_TENANT, {"tenant": tenant_id})
 
 
@@ -42,6 +45,10 @@ class UnitOfWork:
         self.traceparent = traceparent
         self._events: list[Envelope] = []
         self._session: AsyncSession | None = None
+
+    async def driver(self) -> Any:
+        """The asyncpg connection of this unit of work's transaction (see driver_connection)."""
+        return await driver_connection(self.session)
 
     @property
     def session(self) -> AsyncSession:

@@ -21,6 +21,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -222,7 +223,13 @@ async def _apply_row(
                 uow, existing.id, update, expected_version=existing.version
             )
             return "updated" if person.version != before else "unchanged"
-    except (ValidationError, ValueError, Problem, IntegrityError) as exc:
+    except (
+        ValidationError,
+        ValueError,
+        Problem,
+        IntegrityError,
+        asyncpg.IntegrityConstraintViolationError,
+    ) as exc:
         uow.session.add(
             ImportError_(
                 tenant_id=uow.tenant_id, job_id=job.id, row_number=number, errors=_errors(exc)
@@ -239,7 +246,7 @@ def _errors(exc: Exception) -> list[dict[str, Any]]:
         ]
     if isinstance(exc, Problem):
         return list(exc.errors) or [{"pointer": "", "detail": exc.detail}]
-    if isinstance(exc, IntegrityError):
+    if isinstance(exc, IntegrityError | asyncpg.IntegrityConstraintViolationError):
         return [{"pointer": "", "detail": "conflicts with an existing record"}]
     return [{"pointer": "", "detail": str(exc)}]
 

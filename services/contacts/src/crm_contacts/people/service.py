@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
+from functools import cache
+from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import JSON, Select, and_, exists, func, or_, select, text
+import orjson
+from sqlalchemy import Select, and_, exists, func, or_, select
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_contacts.companies.models import Role
@@ -26,6 +30,7 @@ from crm_contacts.people.schemas import (
 from crm_shared.concurrency import check_version
 from crm_shared.errors import Conflict, NotFound
 from crm_shared.events.catalog import ContactCreated, ContactDeleted, ContactUpdated
+from crm_shared.ids import uuid7
 from crm_shared.pagination import PageParams
 from crm_shared.uow import UnitOfWork
 
@@ -54,8 +59,7 @@ async def create_person(uow: UnitOfWork, data: PersonCreate) -> Person:
     )
     _apply(person, data)
     await _apply_contact_points(uow.session, person, data, uow.tenant_id)
-    uow.session.add(person)
-    await uow.session.flush()
+    await _insert(uow, person)
     uow.publish(
         ContactCreated(
             tenant_id=uow.tenant_id,
@@ -64,6 +68,41 @@ async def create_person(uow: UnitOfWork, data: PersonCreate) -> Person:
         )
     )
     return person
+
+
+async def _insert(uow: UnitOfWork, person: Person) -> None:
+    """Plain INSERTs on the driver for a new person and its contact points: the API's hot
+    path, where the ORM's unit of work would only add bookkeeping (the object is not
+    tracked afterwards)."""
+    person.id, person.version = uuid7(), 1
+    person.created_at = person.updated_at = datetime.now(UTC)
+    driver = await uow.driver()
+    await driver.execute(_insert_sql(Person), *_values(person))
+    for children in (person.emails, person.phones):
+        for child in children:
+            child.id, child.person_id = uuid7(), person.id
+        if children:
+            sql = _insert_sql(type(children[0]))
+            await driver.executemany(sql, [_values(child) for child in children])
+
+
+@cache
+def _insert_sql(model: type[Any]) -> str:
+    columns = [c.name for c in model.__table__.columns]
+    placeholders = ", ".join(f"${i}" for i in range(1, len(columns) + 1))
+    return f"INSERT INTO {model.__tablename__} ({', '.join(columns)}) VALUES ({placeholders})"
+
+
+def _values(row: Any) -> list[Any]:
+    """Column values in table order; JSON columns as text (what the jsonb codec that
+    SQLAlchemy registers on its connections encodes)."""
+    values = []
+    for column in row.__table__.columns:
+        value = getattr(row, column.key)
+        if isinstance(column.type, JSONB) and value is not None:
+            value = orjson.dumps(value).decode()
+        values.append(value)
+    return values
 
 
 async def get_person(
@@ -177,21 +216,26 @@ def _matches(q: str) -> Any:
     return or_(*clauses)
 
 
+EMAIL_HOLDER = """
+    SELECT email, person_id FROM person_emails
+    WHERE email = ANY($1::varchar[]) AND ($2::uuid IS NULL OR person_id <> $2)
+    LIMIT 1
+"""
+
+
 async def _ensure_unique(
     uow: UnitOfWork, data: PersonFields, exclude: uuid.UUID | None = None
 ) -> None:
     """The uniqueness rules (email, external id) with a clear 409 naming the holder.
     The unique indexes still decide races; this only makes the common case readable."""
     if data.emails:
-        query = select(PersonEmail.email, PersonEmail.person_id).where(
-            PersonEmail.email.in_([e.email for e in data.emails])
+        taken = await (await uow.driver()).fetchrow(
+            EMAIL_HOLDER, [e.email for e in data.emails], exclude
         )
-        if exclude is not None:
-            query = query.where(PersonEmail.person_id != exclude)
-        if taken := (await uow.session.execute(query)).first():
+        if taken:
             raise Conflict(
-                f"The email {taken.email} belongs to another person.",
-                extra={"conflicting_id": str(taken.person_id), "field": "emails"},
+                f"The email {taken['email']} belongs to another person.",
+                extra={"conflicting_id": str(taken["person_id"]), "field": "emails"},
             )
     if data.external_id:
         holder_query = select(Person.id).where(Person.external_id == data.external_id)
@@ -278,8 +322,7 @@ def to_read(person: Person) -> PersonRead:
 
 
 # The read path in one round trip: the person with its emails and phones aggregated as JSON.
-READ_PERSON = text(
-    """
+READ_PERSON = """
     SELECT p.*,
       coalesce((SELECT json_agg(json_build_object('email', e.email, 'primary', e.is_primary)
                                 ORDER BY e.position)
@@ -288,16 +331,16 @@ READ_PERSON = text(
                                                   'primary', t.is_primary) ORDER BY t.position)
                 FROM person_phones t WHERE t.person_id = p.id), '[]') AS phone_rows
     FROM people p
-    WHERE p.id = :id AND p.deleted_at IS NULL
-    """
-).columns(email_rows=JSON, phone_rows=JSON)
+    WHERE p.id = $1 AND p.deleted_at IS NULL
+"""
 
 
 async def read_person(uow: UnitOfWork, person_id: uuid.UUID) -> PersonRead:
-    row = (await uow.session.execute(READ_PERSON, {"id": person_id})).first()
+    row = await (await uow.driver()).fetchrow(READ_PERSON, person_id)
     if row is None:
         raise NotFound(f"No person {person_id}.")
-    return _read_model(row, row.email_rows, row.phone_rows)
+    # JSON arrives decoded: SQLAlchemy registers json/jsonb codecs on its connections.
+    return _read_model(SimpleNamespace(**row), row["email_rows"], row["phone_rows"])
 
 
 def _read_model(
