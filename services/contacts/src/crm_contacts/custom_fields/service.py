@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import uuid
+from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from crm_contacts.custom_fields.models import CustomField
@@ -14,13 +14,17 @@ from crm_contacts.custom_fields.values import coerce, parse_query_value
 from crm_shared.errors import Conflict, NotFound, ValidationFailed
 from crm_shared.uow import UnitOfWork
 
+DEFINITIONS = "SELECT * FROM custom_fields WHERE entity = $1 ORDER BY key"
 
-async def definitions(uow: UnitOfWork, entity: str) -> list[CustomField]:
-    """The tenant's definitions, read once per transaction (an import checks many rows)."""
-    cache: dict[str, list[CustomField]] = uow.session.info.setdefault("custom_fields", {})
+
+async def definitions(uow: UnitOfWork, entity: str) -> list[Any]:
+    """The tenant's definitions (read-only rows with CustomField's attributes), read once per
+    transaction (an import checks many rows) and on the driver: every create and update of a
+    person reads them."""
+    cache: dict[str, list[Any]] = uow.session.info.setdefault("custom_fields", {})
     if entity not in cache:
-        query = select(CustomField).where(CustomField.entity == entity).order_by(CustomField.key)
-        cache[entity] = list((await uow.session.scalars(query)).all())
+        rows = await (await uow.driver()).fetch(DEFINITIONS, entity)
+        cache[entity] = [SimpleNamespace(**row) for row in rows]
     return cache[entity]
 
 
