@@ -188,6 +188,7 @@ def dev(service: Annotated[str | None, typer.Argument()] = None) -> None:
             proc.wait(timeout=15)
         except subprocess.TimeoutExpired:
             proc.kill()
+            proc.wait()
         typer.echo(f"{name} exited ({proc.returncode})")
 
 

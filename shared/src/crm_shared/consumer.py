@@ -111,8 +111,9 @@ class ConsumerRunner:
                 batches = await consumer.getmany(timeout_ms=500, max_records=self.max_records)
                 async with self._lock:
                     for tp, records in batches.items():
-                        await self._process_partition(tp, records)
-                        await self._commit(consumer, tp, records[-1].offset + 1)
+                        done = await self._process_partition(tp, records)
+                        if done:  # on a stop, only what was applied; the rest is re-read
+                            await self._commit(consumer, tp, done[-1].offset + 1)
                 await self._record_lag(consumer)
         finally:
             await consumer.stop()
@@ -134,22 +135,34 @@ class ConsumerRunner:
 
     # --- processing ------------------------------------------------------------------------
 
-    async def _process_partition(self, tp: TopicPartition, records: list[ConsumerRecord]) -> None:
+    async def _process_partition(
+        self, tp: TopicPartition, records: list[ConsumerRecord]
+    ) -> list[ConsumerRecord]:
+        """Apply the batch; returns the records done (all of them unless stopping)."""
+        if self._stopping.is_set():
+            return []
         try:
             await self._apply(records)
-            return
+            return records
         except Exception as exc:
             log.info("batch of %d on %s failed (%s); retrying one by one", len(records), tp, exc)
+        done = []
         for record in records:
-            await self._process_one(record)
+            if not await self._process_one(record):
+                break
+            done.append(record)
+        return done
 
-    async def _process_one(self, record: ConsumerRecord) -> None:
+    async def _process_one(self, record: ConsumerRecord) -> bool:
+        """Apply one record with retries, else dead-letter it; False if stopped meanwhile."""
         attempts, error = 0, None
         while attempts <= self.settings.consumer_max_retries:
+            if self._stopping.is_set():
+                return False
             attempts += 1
             try:
                 await self._apply([record])
-                return
+                return True
             except _Outcome as exc:
                 error = exc.__cause__ or exc
                 break  # not retryable
@@ -158,6 +171,7 @@ class ConsumerRunner:
                 await asyncio.sleep(self.settings.consumer_retry_backoff_s * attempts)
         assert error is not None
         await self._to_dlq(record, error, attempts)
+        return True
 
     async def _apply(self, records: list[ConsumerRecord]) -> None:
         """Apply records in one transaction; raises if any handler fails."""
