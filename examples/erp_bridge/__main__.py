@@ -21,14 +21,18 @@ LedgerPath = Annotated[Path, typer.Option(envvar="ERP_LEDGER")]
 
 @app.command()
 def run(
-    bootstrap: Bootstrap = "127.0.0.1:9092", ledger: LedgerPath = Path(".local/erp-ledger.jsonl")
+    bootstrap: Bootstrap = "127.0.0.1:9092",
+    ledger: LedgerPath = Path(".local/erp-ledger.jsonl"),
+    group: Annotated[str, typer.Option(help="consumer group and transactional id")] = "erp-bridge",
 ) -> None:
     """Turn won deals into orders, invoices and contracts until Ctrl-C."""
     logging.basicConfig(level=logging.INFO)
     ledger.parent.mkdir(parents=True, exist_ok=True)
 
     async def main() -> None:
-        bridge = Bridge(bootstrap=bootstrap, ledger=Ledger(ledger))
+        bridge = Bridge(
+            bootstrap=bootstrap, ledger=Ledger(ledger), group=group, transactional_id=group
+        )
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, bridge.stop)

@@ -10,13 +10,15 @@ redelivered input event (same `ce_id`) is recognised from the ledger and skipped
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import uuid
 from collections.abc import Iterable
 from datetime import UTC, date, timedelta
 from decimal import Decimal
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
+from aiokafka.errors import KafkaError
 
 from crm_shared.events.catalog import ERP_ORDERS, OPPORTUNITIES
 from crm_shared.events.envelope import Envelope, EventData, InboundEvent, dumps
@@ -51,49 +53,71 @@ class Bridge:
         start: str = "earliest",
     ) -> None:
         self.ledger = ledger
-        self.group = group
-        self.consumer = AIOKafkaConsumer(
-            OPPORTUNITIES,
-            bootstrap_servers=bootstrap,
-            group_id=group,
-            enable_auto_commit=False,
-            isolation_level="read_committed",
-            auto_offset_reset=start,
-        )
-        self.producer = AIOKafkaProducer(
-            bootstrap_servers=bootstrap, transactional_id=transactional_id
-        )
+        self.bootstrap, self.group, self.transactional_id = bootstrap, group, transactional_id
+        self.start = start
+        self.consumer: AIOKafkaConsumer | None = None
         self._stopping = asyncio.Event()
 
     def stop(self) -> None:
         self._stopping.set()
 
     async def run(self) -> None:
-        await self.producer.start()
-        await self.consumer.start()
+        """Until stopped; a broker outage ends the session, and a new one starts after it."""
+        while not self._stopping.is_set():
+            try:
+                await self._session()
+            except KafkaError as exc:
+                log.warning("broker trouble (%s); reconnecting", exc)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._stopping.wait(), 2)
+
+    async def _session(self) -> None:
+        consumer = AIOKafkaConsumer(
+            OPPORTUNITIES,
+            bootstrap_servers=self.bootstrap,
+            group_id=self.group,
+            enable_auto_commit=False,
+            isolation_level="read_committed",
+            auto_offset_reset=self.start,
+        )
+        producer = AIOKafkaProducer(
+            bootstrap_servers=self.bootstrap, transactional_id=self.transactional_id
+        )
+        await producer.start()
         try:
+            await consumer.start()
+            self.consumer = consumer
             while not self._stopping.is_set():
-                batches = await self.consumer.getmany(timeout_ms=300)
+                batches = await consumer.getmany(timeout_ms=300)
                 for tp, records in batches.items():
-                    async with self.producer.transaction():
-                        for record in records:
-                            for out in self.handle(record):
-                                await self.producer.send(
-                                    out.topic,
-                                    key=out.key.encode(),
-                                    headers=out.headers(),
-                                    value=dumps(out.data),
-                                )
-                        await self.producer.send_offsets_to_transaction(
-                            {tp: records[-1].offset + 1}, self.group
-                        )
+                    await self._transform(producer, tp, records)
         finally:
-            await self.consumer.stop()
-            await self.producer.stop()
+            await consumer.stop()
+            await producer.stop()
+
+    async def _transform(
+        self, producer: AIOKafkaProducer, tp: TopicPartition, records: list[ConsumerRecord]
+    ) -> None:
+        """Outputs and the consumed offset in one Kafka transaction; the ledger follows it."""
+        try:
+            async with producer.transaction():
+                for record in records:
+                    for out in self.handle(record):
+                        await producer.send(
+                            out.topic,
+                            key=out.key.encode(),
+                            headers=out.headers(),
+                            value=dumps(out.data),
+                        )
+                await producer.send_offsets_to_transaction({tp: records[-1].offset + 1}, self.group)
+        except BaseException:
+            self.ledger.discard()
+            raise
+        self.ledger.flush()
 
     @property
     def assigned(self) -> bool:
-        return bool(self.consumer.assignment())
+        return self.consumer is not None and bool(self.consumer.assignment())
 
     def handle(self, record: ConsumerRecord) -> Iterable[Envelope]:
         event = InboundEvent.from_record(
@@ -108,7 +132,7 @@ class Bridge:
             return []
         if event.type == QuoteAccepted.type:
             quote = QuoteAccepted.model_validate(event.data)
-            self.ledger.append(
+            self.ledger.stage(
                 {
                     "kind": "quote",
                     "event_id": event.id,
@@ -128,7 +152,7 @@ class Bridge:
         currency = quote["currency"] if quote else (won.currency or "EUR")
         order_id = derived_id("order", won.opportunity_id)
         now = won.won_at.astimezone(UTC)
-        self.ledger.append(
+        self.ledger.stage(
             {
                 "kind": "order",
                 "event_id": event_id,

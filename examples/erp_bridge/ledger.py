@@ -15,11 +15,15 @@ from typing import Any
 class Ledger:
     def __init__(self, path: Path) -> None:
         self.path = path
+        self._staged: list[dict[str, Any]] = []
+        self._load()
+
+    def _load(self) -> None:
         self.handled: set[str] = set()
         self.quotes: dict[str, dict[str, Any]] = {}
         self.orders: dict[str, dict[str, Any]] = {}
-        if path.exists():
-            for line in path.read_text().splitlines():
+        if self.path.exists():
+            for line in self.path.read_text().splitlines():
                 self._apply(json.loads(line))
 
     def _apply(self, entry: dict[str, Any]) -> None:
@@ -29,9 +33,20 @@ class Ledger:
         elif entry["kind"] == "order":
             self.orders[entry["order_id"]] = entry
 
-    def append(self, entry: dict[str, Any]) -> None:
+    def stage(self, entry: dict[str, Any]) -> None:
+        """Visible at once; written by `flush` once the Kafka transaction has committed."""
+        self._staged.append(entry)
+        self._apply(entry)
+
+    def flush(self) -> None:
         with self.path.open("a") as handle:
-            handle.write(json.dumps(entry, default=str) + "\n")
+            for entry in self._staged:
+                handle.write(json.dumps(entry, default=str) + "\n")
             handle.flush()
             os.fsync(handle.fileno())
-        self._apply(entry)
+        self._staged.clear()
+
+    def discard(self) -> None:
+        """The transaction aborted: forget what it staged (its input will be read again)."""
+        self._staged.clear()
+        self._load()

@@ -32,7 +32,7 @@ from tests.conftest import _REBUILT, rebuild_database, settings_for_tests
 REPO = Path(__file__).resolve().parents[2]
 SERVICES = ("contacts", "opportunities", "campaigns", "tickets", "analytics")
 BOOTSTRAP = "127.0.0.1:9092"
-BRIDGE_GROUP = "erp-bridge"  # fixed in examples/erp_bridge (no option to change it)
+BRIDGE_GROUP = f"e2e-erp-bridge-{uuid.uuid4().hex[:8]}"  # its own group and transactional id
 
 
 def api_port(service: str) -> int:
@@ -161,7 +161,16 @@ class System:
         self.processes.append(
             Process(
                 "erp-bridge",
-                [sys.executable, "-m", "examples.erp_bridge", "run", "--ledger", str(self.ledger)],
+                [
+                    sys.executable,
+                    "-m",
+                    "examples.erp_bridge",
+                    "run",
+                    "--ledger",
+                    str(self.ledger),
+                    "--group",
+                    BRIDGE_GROUP,
+                ],
                 self.workdir / "erp-bridge.log",
             )
         )

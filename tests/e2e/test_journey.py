@@ -17,16 +17,8 @@ Gaps (what the public APIs cannot show, or showed differently from the issue):
   created (after the ERP round trip), and requester_id == person id is asserted.
 - No API shows the RFM segment changes (crm.customer.segment_changed) as such; the ticket's
   value_tier and SLA policy are the observable effect.
-- The ERP bridge's group (`erp-bridge`) and transactional id are fixed in examples/erp_bridge,
-  so this test cannot give the bridge a group of its own; it pins that group to the topic's end
-  before starting the bridge instead (see system.py). The bridge exits when the broker goes away
-  (no reconnect), so a broker restart during the run fails the test with the bridge's log.
-- Tickets' supervisor endpoints (SLA policies) name the role `support_manager`, but the shared
-  auth keeps only the roles in crm_shared.auth.ROLES, which lacks it: a support_manager token
-  gets 403 "Requires one of the roles: admin, support_manager." This test uses admin there.
-- Accepting the quote wins the deal but leaves the deal's amount as it was (0 here), so
-  `opportunity.won` carries 0.00 and the sales measure's average won amount is 0.00 while the
-  ERP order is 2500.00; the test asserts revenue from the ERP events only.
+- The ERP bridge runs with a consumer group (and transactional id) of its own for the run,
+  pinned to the topic's end before it starts (see system.py).
 - The timeline gives the web form's lead.created no channel (null): there is no "web" channel
   to assert. The ERP invoice is dated one minute after the order (`paid_at = won_at + 1 min` in
   the bridge), so it is checked by its own time, not by its position in the journey.
@@ -317,6 +309,7 @@ async def journey(crm: Crm) -> None:
 
     sales = await poll("the sales measure counts the won and the lost deal", hit_rate)
     assert sales["hit_rate"] == 50.0
+    assert Decimal(sales["average_won_amount"]) == Decimal("2500.00")  # the accepted quote
 
     # --- 6. a support ticket by email, with the SLA policy of the customer's value tier
     catch_all = {"name": "Standard", "first_response_minutes": 480, "resolution_minutes": 2880}

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import date
+from decimal import Decimal
 from typing import Any
 
 import httpx
@@ -109,6 +110,10 @@ async def test_send_accept_wins_the_deal(
     events = await outbox_events(opp_owner, tenant)
     sent = next(e for e in events if e["type"] == "crm.quote.sent")
     assert sent["data"]["total"] == accepted["total"] and sent["key"] == deal["person_id"]
+    # the deal is worth what the customer accepted, and the won event says so
+    assert Decimal(won["amount"]) == Decimal(accepted["total"])
+    won_event = next(e for e in events if e["type"] == "crm.opportunity.won")
+    assert Decimal(won_event["data"]["amount"]) == Decimal(accepted["total"])
 
 
 async def test_accepting_leaves_the_deal_open_when_the_tenant_says_so(

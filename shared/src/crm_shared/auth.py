@@ -23,7 +23,16 @@ from crm_shared.logging import tenant_var
 from crm_shared.settings import ServiceSettings
 
 ROLES = frozenset(
-    {"admin", "sales_manager", "sales_rep", "marketer", "agent", "analyst", "integration"}
+    {
+        "admin",
+        "sales_manager",
+        "sales_rep",
+        "marketer",
+        "agent",
+        "support_manager",
+        "analyst",
+        "integration",
+    }
 )
 TENANT_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 ASYMMETRIC = ["RS256", "ES256", "PS256"]

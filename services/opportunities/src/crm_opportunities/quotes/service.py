@@ -291,6 +291,8 @@ async def decide(uow: UnitOfWork, vis: Visibility, quote_id: uuid.UUID, action: 
         uow.publish(QuoteSent(**event_fields))
     elif action == "accept":
         quote.status, quote.decided_at = "accepted", now
+        # What the customer accepted is what the deal is worth (forecast, won event, ERP).
+        opp.amount, opp.currency = quote.total, quote.currency
         uow.publish(QuoteAccepted(**event_fields))
         settings = await uow.session.scalar(select(SalesSettings))
         if settings is None or settings.accepting_quote_wins_deal:
