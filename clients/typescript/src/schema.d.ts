@@ -4558,7 +4558,24 @@ export interface components {
             /** Roi */
             roi: number | null;
         };
-        /** Group */
+        /**
+         * Group
+         * @example {
+         *       "op": "and",
+         *       "rules": [
+         *         {
+         *           "field": "country",
+         *           "operator": "eq",
+         *           "value": "PL"
+         *         },
+         *         {
+         *           "field": "tags",
+         *           "operator": "has",
+         *           "value": "vip"
+         *         }
+         *       ]
+         *     }
+         */
         Group: {
             /**
              * Op
@@ -4919,7 +4936,48 @@ export interface components {
             /** Queue Id */
             queue_id?: string | null;
         };
-        /** CalendarIn */
+        /**
+         * CalendarIn
+         * @example {
+         *       "holidays": [
+         *         "2026-12-25",
+         *         "2026-12-26"
+         *       ],
+         *       "timezone": "Europe/Warsaw",
+         *       "weekly_hours": {
+         *         "fri": [
+         *           {
+         *             "end": "17:00",
+         *             "start": "09:00"
+         *           }
+         *         ],
+         *         "mon": [
+         *           {
+         *             "end": "17:00",
+         *             "start": "09:00"
+         *           }
+         *         ],
+         *         "thu": [
+         *           {
+         *             "end": "17:00",
+         *             "start": "09:00"
+         *           }
+         *         ],
+         *         "tue": [
+         *           {
+         *             "end": "17:00",
+         *             "start": "09:00"
+         *           }
+         *         ],
+         *         "wed": [
+         *           {
+         *             "end": "17:00",
+         *             "start": "09:00"
+         *           }
+         *         ]
+         *       }
+         *     }
+         */
         CalendarIn: {
             /** Timezone */
             timezone: string;
@@ -8112,6 +8170,10 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example email,first_name,last_name
+                 *     ada@example.com,Ada,Lovelace
+                 */
                 "text/csv": string;
             };
         };

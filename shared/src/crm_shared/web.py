@@ -19,6 +19,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from crm_shared.auth import Principal, authenticate
 from crm_shared.db import create_engine, create_sessionmaker
 from crm_shared.errors import PROBLEM_RESPONSES, install_error_handlers
+from crm_shared.examples import add_request_examples
 from crm_shared.ids import uuid7
 from crm_shared.kafka import broker_reachable
 from crm_shared.logging import configure_logging, request_id_var, tenant_var
@@ -209,6 +210,7 @@ def _openapi_with_problems(app: FastAPI) -> dict[str, Any]:
                     content = response.get("content", {})
                     if status[0] in "45" and "application/json" in content:
                         content["application/problem+json"] = content.pop("application/json")
+        add_request_examples(schema)
         for unused in ("HTTPValidationError", "ValidationError"):
             schema.get("components", {}).get("schemas", {}).pop(unused, None)
         app.openapi_schema = schema

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, model_validator
+from pydantic import ConfigDict, Field, model_validator
 from sqlalchemy import ColumnElement, and_, false, not_, or_, true
 from sqlalchemy.dialects.postgresql import array
 
@@ -100,6 +100,20 @@ class Condition(StrictModel):
 
 
 class Group(StrictModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "op": "and",
+                    "rules": [
+                        {"field": "country", "operator": "eq", "value": "PL"},
+                        {"field": "tags", "operator": "has", "value": "vip"},
+                    ],
+                }
+            ]
+        }
+    )
+
     op: Literal["and", "or"]
     rules: Annotated[list[Condition | Group], Field(min_length=1, max_length=50)]
 

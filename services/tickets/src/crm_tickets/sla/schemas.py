@@ -62,6 +62,21 @@ class Span(StrictModel):
 
 
 class CalendarIn(StrictModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "timezone": "Europe/Warsaw",
+                    "weekly_hours": {
+                        day: [{"start": "09:00", "end": "17:00"}]
+                        for day in ("mon", "tue", "wed", "thu", "fri")
+                    },
+                    "holidays": ["2026-12-25", "2026-12-26"],
+                }
+            ]
+        }
+    )
+
     timezone: TimeZoneName
     weekly_hours: dict[Weekday, Annotated[list[Span], Field(max_length=6)]]
     holidays: Annotated[list[date], Field(max_length=400)] = []
