@@ -17,7 +17,7 @@ async def test_seed_fills_a_tenant_through_the_apis() -> None:
     async with contextlib.AsyncExitStack() as stack:
         apps = {
             name: await stack.enter_async_context(running_app(name))
-            for name in ("contacts", "opportunities", "tickets")
+            for name in ("contacts", "opportunities", "tickets", "campaigns")
         }
         clients = {
             name: await stack.enter_async_context(client(app, tenant)) for name, app in apps.items()
@@ -40,6 +40,8 @@ async def test_seed_fills_a_tenant_through_the_apis() -> None:
         assert report.companies == 3 and report.deals_won + report.deals_lost > 0
         deals = await clients["opportunities"].get("/v1/opportunities", params={"limit": 200})
         assert len(deals.json()["items"]) == report.deals_won + report.deals_lost
+        campaigns = await clients["campaigns"].get("/v1/campaigns", params={"limit": 200})
+        assert len(campaigns.json()["items"]) == report.campaigns == 3
         tickets = await clients["tickets"].get("/v1/tickets", params={"limit": 200})
         assert len(tickets.json()["items"]) == report.tickets
         assert sorted({r.headers["ce_type"] for r in orders}) == (

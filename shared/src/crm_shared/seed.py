@@ -87,12 +87,19 @@ STAGES = [
     ("Lost", 0, "lost"),
 ]
 
+CAMPAIGNS = [
+    ("Spring newsletter", "email", "1500.00"),
+    ("Trade fair Poznań", "event", "8000.00"),
+    ("Reactivation calls", "phone", "2500.00"),
+]
+
 Publish = Callable[[Envelope], Any]
 
 
 @dataclass
 class SeedReport:
     companies: int = 0
+    campaigns: int = 0
     people: int = 0
     leads: int = 0
     deals_won: int = 0
@@ -120,6 +127,21 @@ class Seeder:
 
     async def prepare(self, companies: int) -> tuple[list[str], str, dict[str, str]]:
         company_ids = [await self._company(i) for i in range(companies)]
+        for name, channel, budget in CAMPAIGNS:
+            await self._post(
+                "campaigns",
+                "/v1/campaigns",
+                {
+                    "name": f"{name} {self.run_id}",
+                    "channel": channel,
+                    "budget": budget,
+                    "currency": "PLN",
+                    "goal": "Win back quiet customers",
+                    "planned_start": (datetime.now(UTC) + timedelta(days=7)).isoformat(),
+                    "planned_end": (datetime.now(UTC) + timedelta(days=21)).isoformat(),
+                },
+            )
+            self.report.campaigns += 1
         pipeline = await self._post(
             "opportunities",
             "/v1/pipelines",
