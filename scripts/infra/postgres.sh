@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Local PostgreSQL for development and tests: Debian's cluster 15/main on 127.0.0.1:5432, with the
-# roles and databases of docs/CONTRACT.md. Idempotent: a second `up` changes nothing and is quick.
+# roles and databases the services expect (README, configuration). Idempotent: a second `up` changes nothing and is quick.
 #
 # usage: postgres.sh up|down|status      (as root: installs packages, runs psql as `postgres`)
 set -euo pipefail

@@ -23,7 +23,7 @@
 #   CRM_K8S_CACHE          cache of converted schemas (default ~/.cache/crm-k8s)
 #   CRM_K8S_CRDS           CRD folder (default ../shared/crds from the repository root)
 #   CRM_K8S_NO_TESTS=1     skip step 4 (when the caller runs pytest tests/k8s itself)
-#   CRM_K8S_PYTEST         command that runs pytest (default: uv run --frozen pytest)
+#   CRM_K8S_PYTEST         command that runs pytest (`make k8s` passes the project venv's)
 set -euo pipefail
 
 KUSTOMIZE_VERSION=v5.8.2          # v5.8.3 needs Go >= 1.27
@@ -161,8 +161,8 @@ cmd_all() {
         local pytest_cmd
         if [ -n "${CRM_K8S_PYTEST:-}" ]; then
             read -r -a pytest_cmd <<< "$CRM_K8S_PYTEST"
-        elif command -v uv >/dev/null && [ -f "$REPO/uv.lock" ]; then
-            pytest_cmd=(uv run --frozen pytest)
+        elif [ -x "$REPO/.venv/bin/python" ]; then
+            pytest_cmd=("$REPO/.venv/bin/python" -m pytest)
         else
             pytest_cmd=(python3 -m pytest)
         fi
