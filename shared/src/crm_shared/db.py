@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import uuid
+from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import MetaData
+from sqlalchemy import DateTime, Integer, MetaData, String
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
     create_async_engine,
 )
-from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.orm import DeclarativeBase, Mapped, declared_attr, mapped_column
 
+from crm_shared.ids import uuid7
 from crm_shared.settings import ServiceSettings
 
 # Stable constraint names, so Alembic migrations can refer to (and drop) them by name.
@@ -33,6 +36,38 @@ class ServiceBase(DeclarativeBase):
     """Subclass once per service (with its own `metadata = new_metadata()`)."""
 
     __abstract__ = True
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class TenantRow:
+    """Columns every tenant-scoped table has (row-level security keys on `tenant_id`)."""
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid7)
+    tenant_id: Mapped[str] = mapped_column(String(64), index=True)
+
+
+class Versioned(TenantRow):
+    """An aggregate root edited over HTTP. `version` is SQLAlchemy's version counter: every
+    UPDATE checks it, so two concurrent edits from the same base cannot both win."""
+
+    version: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), default=utcnow, onupdate=utcnow
+    )
+
+    @declared_attr.directive
+    def __mapper_args__(cls) -> dict[str, object]:
+        return {"version_id_col": cls.__table__.c.version}  # type: ignore[attr-defined]
+
+
+class SoftDeleted:
+    """A tombstone instead of a DELETE (sync feeds and other services still see the record)."""
+
+    deleted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 def create_engine(settings: ServiceSettings, *, migration: bool = False) -> AsyncEngine:

@@ -1,15 +1,8 @@
-"""The campaigns service's declarative base and column helpers."""
+"""The campaigns service's declarative base; the column mixins come from the chassis."""
 
 from __future__ import annotations
 
-import uuid
-from datetime import UTC, datetime
-
-from sqlalchemy import DateTime, Integer, String
-from sqlalchemy.orm import Mapped, declared_attr, mapped_column
-
-from crm_shared.db import ServiceBase, new_metadata
-from crm_shared.ids import uuid7
+from crm_shared.db import ServiceBase, TenantRow, Versioned, new_metadata, utcnow
 
 
 class Base(ServiceBase):
@@ -17,26 +10,4 @@ class Base(ServiceBase):
     metadata = new_metadata()
 
 
-def utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
-class TenantRow:
-    """Columns every tenant-scoped table with its own id has (RLS keys on `tenant_id`)."""
-
-    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid7)
-    tenant_id: Mapped[str] = mapped_column(String(64), index=True)
-
-
-class Versioned(TenantRow):
-    """An aggregate root edited over HTTP; `version` guards concurrent edits."""
-
-    version: Mapped[int] = mapped_column(Integer)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(
-        DateTime(timezone=True), default=utcnow, onupdate=utcnow
-    )
-
-    @declared_attr.directive
-    def __mapper_args__(cls) -> dict[str, object]:
-        return {"version_id_col": cls.__table__.c.version}  # type: ignore[attr-defined]
+__all__ = ["Base", "TenantRow", "Versioned", "utcnow"]
