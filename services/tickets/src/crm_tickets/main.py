@@ -24,7 +24,7 @@ phone call logs, web, API), queues with automatic assignment, SLA policies by pr
 customer value tier on business-hours calendars, warnings, breaches and escalation, problems
 and incidents, merges, assets under warranty from ERP orders, and CSAT after solving. Every
 change is published to `crm.tickets.v1`. The SLA scheduler runs as
-`python -m crm_tickets.scheduler`."""
+`crm run tickets consumer` (a background job)."""
 
 
 def create_app(settings: ServiceSettings) -> FastAPI:

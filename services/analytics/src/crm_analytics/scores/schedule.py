@@ -1,5 +1,6 @@
 """When scores are recomputed: as orders arrive (the order handlers request a recompute) and at
-least once a day (recency moves even when nothing happens), by `python -m crm_analytics.scores`.
+least once a day (recency moves even when nothing happens), by `score_job`, a background job
+of the consumer/worker process.
 
 Handlers only bump a per-tenant request counter in their own transaction (one cheap statement);
 the scheduler recomputes a tenant whose counter moved past what its last recompute covered, or

@@ -9,7 +9,7 @@ sends nobody twice and skips nobody. Only a hard crash between (2) and (3) leave
 doubt: after `send_lease_s` it is sent again with the same Message-ID, so the receiver can
 recognise it.
 
-Run: `crm-campaigns-sender` (the chassis' `crm run` knows only the relay and the consumer).
+Runs as a job of the service's consumer/worker process (`sender_job`, ServiceSpec.jobs).
 """
 
 from __future__ import annotations
@@ -17,22 +17,19 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import signal
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy import and_, case, exists, select, true, update
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from crm_campaigns.campaigns.models import Campaign, CampaignMember, SendJob
 from crm_campaigns.campaigns.service import CONSENT_CHANNEL
 from crm_campaigns.projection.models import ProjectedConsent, ProjectedPerson
 from crm_campaigns.sending.adapters import ChannelAdapter, LogAdapter, OutboundMessage, SmtpAdapter
 from crm_campaigns.touches.service import record_touch
-from crm_shared.db import create_engine, create_sessionmaker
-from crm_shared.logging import configure_logging
 from crm_shared.settings import ServiceSettings
 from crm_shared.uow import UnitOfWork
 
@@ -354,27 +351,6 @@ class Sender:
                 )
 
 
-async def run_sender(engine: AsyncEngine | None = None) -> None:
-    from crm_campaigns.main import spec
-
-    service_settings = spec.settings()
-    configure_logging(service_settings.service, service_settings.log_level)
-    settings = SenderSettings()
-    own_engine = engine is None
-    engine = engine or create_engine(service_settings)
-    sender = Sender(
-        service_settings, create_sessionmaker(engine), settings, default_adapters(settings)
-    )
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, sender.stop)
-    try:
-        await sender.run()
-    finally:
-        if own_engine:
-            await engine.dispose()
-
-
 async def sender_job(
     service_settings: ServiceSettings,
     sessionmaker: async_sessionmaker[AsyncSession],
@@ -387,7 +363,3 @@ async def sender_job(
     await stopping.wait()
     sender.stop()  # hands back unsent claims before the process exits
     await task
-
-
-def main() -> None:
-    asyncio.run(run_sender())

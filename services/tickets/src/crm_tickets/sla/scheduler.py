@@ -6,7 +6,7 @@ row), inserts the emitted marker (unique per timer and kind), the event's outbox
 timer's new state in one transaction. A replica that dies before its commit leaves nothing
 behind, and the next pass (its own or another's) claims the row again.
 
-Entry point: `python -m crm_tickets.scheduler` (see run_scheduler).
+Runs as a job of the service's consumer/worker process (`scheduler_job`, ServiceSpec.jobs).
 """
 
 from __future__ import annotations
@@ -212,32 +212,6 @@ class Scheduler:
                 log.exception("SLA scan failed; retrying")
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stopping.wait(), self.interval_s)
-
-
-async def run_scheduler() -> None:
-    """`python -m crm_tickets.scheduler`: the scheduler process (TICKETS_* settings;
-    TICKETS_SLA_SCAN_INTERVAL_S, default 5)."""
-    import signal
-
-    from crm_shared.db import create_engine, create_sessionmaker
-    from crm_shared.logging import configure_logging
-    from crm_tickets.main import spec
-
-    settings = spec.settings()
-    configure_logging(settings.service, settings.log_level)
-    engine = create_engine(settings)
-    scheduler = Scheduler(
-        create_sessionmaker(engine),
-        settings.source,
-        interval_s=float(os.environ.get("TICKETS_SLA_SCAN_INTERVAL_S", "5")),
-    )
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, scheduler.stop)
-    try:
-        await scheduler.run()
-    finally:
-        await engine.dispose()
 
 
 async def scheduler_job(
