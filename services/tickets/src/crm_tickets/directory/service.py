@@ -4,7 +4,6 @@ contacts over HTTP (Idempotency-Key, so a retried intake never creates two)."""
 from __future__ import annotations
 
 import hashlib
-import os
 import uuid
 from datetime import UTC, date, datetime
 
@@ -12,8 +11,8 @@ import httpx
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
 
-from crm_shared.auth import mint_token
 from crm_shared.errors import ServiceUnavailable
+from crm_shared.peers import peer_client
 from crm_shared.settings import ServiceSettings
 from crm_shared.uow import UnitOfWork
 from crm_tickets.directory.models import Asset, CustomerTier, KnownContact
@@ -102,7 +101,6 @@ class ContactsClient:
     ) -> None:
         self.settings = settings
         self.transport = transport
-        self.base_url = os.environ.get("TICKETS_CONTACTS_URL", "http://127.0.0.1:8001")
 
     async def create_person(
         self, tenant: str, *, email: str | None, phone: str | None, name: str | None
@@ -118,15 +116,10 @@ class ContactsClient:
             if last:
                 body["last_name"] = last[:100]
         key = hashlib.sha256(f"tickets-requester:{tenant}:{email}:{phone}".encode()).hexdigest()
-        token = mint_token(self.settings, tenant=tenant, roles=["integration"], sub="svc-tickets")
-        headers = {"Authorization": f"Bearer {token}", "Idempotency-Key": key}
-        try:
-            async with httpx.AsyncClient(
-                transport=self.transport, base_url=self.base_url, timeout=10.0
-            ) as client:
-                response = await client.post("/v1/people", json=body, headers=headers)
-        except httpx.HTTPError as exc:
-            raise ServiceUnavailable("The contacts service cannot be reached.") from exc
+        async with peer_client(
+            self.settings, "contacts", tenant=tenant, transport=self.transport
+        ) as client:
+            response = await client.post("/v1/people", json=body, headers={"Idempotency-Key": key})
         if response.status_code == 409 and "conflicting_id" in response.json():
             # Known to contacts, not yet to our projection (its event is on its way).
             return uuid.UUID(response.json()["conflicting_id"]), [email or ""], [phone or ""]
