@@ -69,7 +69,7 @@ clients:
 	bash clients/typescript/scripts/check.sh
 
 bench: bootstrap infra-up migrate topics
-	$(RUN) python -m bench.contacts
+	$(RUN) python -m bench
 
 clean:
 	rm -rf .venv .mypy_cache .ruff_cache .pytest_cache
