@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import threading
+from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Annotated
 
@@ -32,6 +33,7 @@ app.add_typer(topics, name="topics")
 app.add_typer(docs, name="docs")
 
 PROCESSES = ("api", "relay", "consumer", "worker")
+COMMANDS_ENTRY_POINT_GROUP = "crm.commands"
 
 
 def _services(name: str | None) -> list[ServiceSpec]:
@@ -259,6 +261,19 @@ def _pump(name: str, proc: subprocess.Popen[bytes]) -> None:
         sys.stdout.write(f"{name:24} | {line.decode(errors='replace')}")
         sys.stdout.flush()
 
+
+def _mount_service_commands() -> None:
+    """Services add their own commands through the `crm.commands` entry point group: a Typer
+    app becomes a group (`crm analytics rebuild`), a function a command (`crm import`)."""
+    for ep in entry_points(group=COMMANDS_ENTRY_POINT_GROUP):
+        command = ep.load()
+        if isinstance(command, typer.Typer):
+            app.add_typer(command, name=ep.name)
+        else:
+            app.command(name=ep.name)(command)
+
+
+_mount_service_commands()
 
 if __name__ == "__main__":
     app()
