@@ -13,6 +13,7 @@ from crm_contacts.exports.router import router as exports
 from crm_contacts.gdpr.router import router as gdpr
 from crm_contacts.handlers import SUBSCRIPTION
 from crm_contacts.imports.router import router as imports
+from crm_contacts.imports.runner import resume_job
 from crm_contacts.interactions.router import router as interactions
 from crm_contacts.merges.router import router as merges
 from crm_contacts.ownership.router import router as ownership
@@ -55,4 +56,5 @@ spec = ServiceSpec(
     create_app=create_app,
     migrations=Path(__file__).parent / "migrations",
     subscription=SUBSCRIPTION,
+    jobs=(resume_job,),
 )

@@ -4,7 +4,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import DateTime, ForeignKey, Integer, String
+from sqlalchemy import BigInteger, DateTime, ForeignKey, Integer, String
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -12,7 +12,8 @@ from crm_contacts.database import Base, TenantRow, utcnow
 
 
 class ImportJob(Base, TenantRow):
-    """A CSV import running in the background; progress is committed with every batch."""
+    """A CSV import running in the background; progress (and where to resume) is committed
+    with every chunk."""
 
     __tablename__ = "import_jobs"
 
@@ -26,6 +27,8 @@ class ImportJob(Base, TenantRow):
     updated_count: Mapped[int] = mapped_column(Integer, default=0)
     unchanged_count: Mapped[int] = mapped_column(Integer, default=0)
     error_count: Mapped[int] = mapped_column(Integer, default=0)
+    byte_offset: Mapped[int] = mapped_column(BigInteger, default=0)  # end of the last chunk
+    chunks_done: Mapped[int] = mapped_column(Integer, default=0)
     failure: Mapped[str | None] = mapped_column(String(500))
     actor: Mapped[str | None] = mapped_column(String(100))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

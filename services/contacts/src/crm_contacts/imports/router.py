@@ -70,8 +70,8 @@ async def start_import(
     async with uow:
         job = await service.create_job(uow, match_on, columns)
         job_id = job.id
-    path = await service.save_upload(request.stream(), job_id)
-    service.start(request.app.state.sessionmaker, uow, job_id, path)
+    await service.save_upload(request.stream(), job_id)
+    await service.queue(request.app.state.sessionmaker, uow, job_id)
     async with uow:
         read = ImportJobRead.model_validate(await service.get_job(uow, job_id))
     return JSONResponse(
