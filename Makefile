@@ -7,7 +7,7 @@ VENV := .venv
 RUN := PATH="$(CURDIR)/$(VENV)/bin:$$PATH"
 PACKAGES := shared $(wildcard services/*)
 
-.PHONY: dev test lint typecheck pytest infra-up infra-down bootstrap lock migrate topics \
+.PHONY: dev test lint typecheck pytest infra-up postgres-up infra-down bootstrap lock migrate topics \
         bench docs clients k8s clean
 
 # The workspace's one lock file is requirements.lock: uv's resolution of every package and
@@ -34,6 +34,9 @@ lock:
 infra-up:
 	bash scripts/infra/up.sh
 
+postgres-up:
+	bash scripts/infra/postgres.sh up
+
 infra-down:
 	bash scripts/infra/down.sh
 
@@ -53,7 +56,8 @@ lint: bootstrap
 typecheck: bootstrap
 	$(RUN) mypy shared/src services/*/src tests bench scripts examples
 
-pytest: bootstrap infra-up topics
+# The tests start a broker of their own on 9192 (tests/conftest.py), never touching `make dev`'s.
+pytest: bootstrap postgres-up
 	$(RUN) pytest --ignore=tests/k8s
 
 test: lint typecheck pytest clients k8s

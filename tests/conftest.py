@@ -1,4 +1,6 @@
-"""Test fixtures over the real PostgreSQL and Kafka that `make infra-up` starts.
+"""Test fixtures over real PostgreSQL (`make infra-up`) and a real Kafka broker of the tests'
+own on 127.0.0.1:9192, which the session starts if needed: tests stop it and fill its topics
+with junk, so they never touch `make dev`'s broker on 9092.
 
 Each service test database (`crm_<svc>_test`) is rebuilt from its migrations once per run.
 Every test works in a tenant of its own, so tests never see each other's rows.
@@ -9,8 +11,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import subprocess
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -21,11 +25,36 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from crm_shared.auth import mint_token
 from crm_shared.db import create_engine
+from crm_shared.events.catalog import TOPICS, dlq_topic
+from crm_shared.kafka import ensure_topics
 from crm_shared.migrations import alembic_config
 from crm_shared.service import ServiceSpec, get_service
 from crm_shared.settings import ServiceSettings
 
+REPO = Path(__file__).resolve().parents[1]
 TEST_PG = "postgresql+asyncpg://{role}:{role}@127.0.0.1:5432/crm_{service}_test"
+TEST_KAFKA_ENV = {"KAFKA_PORT": "9192", "KAFKA_INSTANCE": "kafka-test"}
+# Point at a broker of your own with TEST_KAFKA_BOOTSTRAP_SERVERS (then none is started).
+TEST_KAFKA = os.environ.get("TEST_KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9192")
+
+
+def broker_for_tests(command: str) -> None:
+    """`up`, `down` or `restart` the tests' broker through the same script as `make infra-up`."""
+    subprocess.run(
+        ["bash", str(REPO / "scripts/infra/kafka.sh"), command],
+        check=True,
+        timeout=180,
+        env=os.environ | TEST_KAFKA_ENV,
+    )
+
+
+@pytest.fixture(scope="session", autouse=True)
+def kafka_for_tests() -> None:
+    """The tests' broker is up and has every catalog topic and DLQ."""
+    if "TEST_KAFKA_BOOTSTRAP_SERVERS" not in os.environ:
+        broker_for_tests("up")
+    wanted = [name for topic in TOPICS for name in (topic, dlq_topic(topic))]
+    asyncio.run(ensure_topics(settings_for_tests("contacts"), wanted, partitions=6))
 
 
 def settings_for_tests(service: str, **overrides: Any) -> ServiceSettings:
@@ -37,6 +66,7 @@ def settings_for_tests(service: str, **overrides: Any) -> ServiceSettings:
             f"TEST_{service.upper()}_MIGRATION_DATABASE_URL",
             TEST_PG.format(role="crm_owner", service=service),
         ),
+        "kafka_bootstrap_servers": TEST_KAFKA,
         "relay_poll_interval_s": 0.2,
         "consumer_retry_backoff_s": 0.05,
     }

@@ -6,3 +6,4 @@ HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 
 "$HERE/postgres.sh" down
 "$HERE/kafka.sh" down
+KAFKA_PORT=9192 KAFKA_INSTANCE=kafka-test "$HERE/kafka.sh" down # the tests' broker

@@ -4,7 +4,9 @@
 #
 # usage: kafka.sh up|down|status|restart
 #   env: KAFKA_VERSION (4.3.1), CRM_CACHE_DIR (~/.cache/crm), CRM_STATE_DIR (<repo>/.local),
-#        KAFKA_HEAP_OPTS (-Xms256m -Xmx512m), KAFKA_START_TIMEOUT (60 s)
+#        KAFKA_HEAP_OPTS (-Xms256m -Xmx512m), KAFKA_START_TIMEOUT (60 s),
+#        KAFKA_PORT (9092; the controller listens on the next port), KAFKA_INSTANCE (kafka: the
+#        state folder's name, so the tests' broker on 9192 and `make dev`'s never share state)
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -14,14 +16,15 @@ KAFKA_VERSION="${KAFKA_VERSION:-4.3.1}"
 CACHE_DIR="${CRM_CACHE_DIR:-$HOME/.cache/crm}/kafka-$KAFKA_VERSION"
 LIBS="$CACHE_DIR/libs"
 STATE_ROOT="${CRM_STATE_DIR:-$REPO_ROOT/.local}"
-STATE_DIR="$STATE_ROOT/kafka"
+STATE_DIR="$STATE_ROOT/${KAFKA_INSTANCE:-kafka}"
 DATA_DIR="$STATE_DIR/data"
 LOG_DIR="$STATE_DIR/logs"
 CONFIG="$STATE_DIR/server.properties"
 PID_FILE="$STATE_DIR/kafka.pid"
 CLUSTER_ID_FILE="$STATE_DIR/cluster-id"
 HOST=127.0.0.1
-PORT=9092
+PORT="${KAFKA_PORT:-9092}"
+CONTROLLER_PORT=$((PORT + 1))
 HEAP_OPTS="${KAFKA_HEAP_OPTS:--Xms256m -Xmx512m}"
 START_TIMEOUT="${KAFKA_START_TIMEOUT:-60}"
 STOP_TIMEOUT=30
@@ -99,7 +102,8 @@ lock_state() {
 
 # Rendered on every start so a template change takes effect at the next restart.
 write_config() {
-  sed "s|@DATA_DIR@|$DATA_DIR|g" "$HERE/kafka/server.properties.template" >"$CONFIG.tmp"
+  sed -e "s|@DATA_DIR@|$DATA_DIR|g" -e "s|@PORT@|$PORT|g" -e "s|@CONTROLLER_PORT@|$CONTROLLER_PORT|g" \
+    "$HERE/kafka/server.properties.template" >"$CONFIG.tmp"
   mv "$CONFIG.tmp" "$CONFIG"
 }
 

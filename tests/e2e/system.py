@@ -27,11 +27,11 @@ from aiokafka.structs import OffsetAndMetadata
 
 from crm_shared.events.catalog import OPPORTUNITIES
 from crm_shared.service import get_service
-from tests.conftest import _REBUILT, rebuild_database, settings_for_tests
+from tests.conftest import _REBUILT, TEST_KAFKA, rebuild_database, settings_for_tests
 
 REPO = Path(__file__).resolve().parents[2]
 SERVICES = ("contacts", "opportunities", "campaigns", "tickets", "analytics")
-BOOTSTRAP = "127.0.0.1:9092"
+BOOTSTRAP = TEST_KAFKA
 BRIDGE_GROUP = f"e2e-erp-bridge-{uuid.uuid4().hex[:8]}"  # its own group and transactional id
 
 
@@ -170,6 +170,8 @@ class System:
                     str(self.ledger),
                     "--group",
                     BRIDGE_GROUP,
+                    "--bootstrap",
+                    BOOTSTRAP,
                 ],
                 self.workdir / "erp-bridge.log",
             )
