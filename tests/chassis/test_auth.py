@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import time
@@ -77,3 +78,19 @@ async def test_missing_role_is_403(contacts_app: FastAPI, secret: str) -> None:
     no_roles = mint_token(secret, tenant="acme-roles", roles=["astronaut"])
     async with _client(contacts_app, no_roles) as client:
         assert (await client.get("/v1/people")).status_code == 403
+
+
+async def test_a_token_stops_working_when_it_expires_even_after_use(
+    contacts_app: FastAPI, secret: str
+) -> None:
+    """Verified tokens are remembered between requests, but never past their expiry."""
+    token = mint_token(secret, tenant="acme-expiry", roles=["admin"], ttl_s=2)
+    async with _client(contacts_app, token) as client:
+        assert (await client.get("/v1/people")).status_code == 200
+        assert (await client.get("/v1/people")).status_code == 200
+        await asyncio.sleep(
+            max(0.0, jwt.decode(token, options={"verify_signature": False})["exp"] - time.time())
+            + 0.1
+        )
+        expired = await client.get("/v1/people")
+    assert expired.status_code == 401
