@@ -35,9 +35,10 @@ class ServiceSpec:
     migrations: Path
     subscription: Subscription = field(default_factory=Subscription)
     jobs: tuple[BackgroundJob, ...] = ()
+    settings_class: type[ServiceSettings] = ServiceSettings
 
     def settings(self, **overrides: Any) -> ServiceSettings:
-        return load_settings(self.name, self.port, **overrides)
+        return load_settings(self.name, self.port, self.settings_class, **overrides)
 
     @property
     def produces(self) -> tuple[str, ...]:

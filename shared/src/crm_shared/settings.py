@@ -2,12 +2,14 @@
 
 `CONTACTS_DATABASE_URL`, `TICKETS_KAFKA_BOOTSTRAP_SERVERS`, ... Defaults fit the local
 infrastructure that `make infra-up` starts, so a fresh checkout runs without any configuration.
+A service with settings of its own subclasses ServiceSettings and names the subclass in its
+ServiceSpec (`settings_class`): its fields are read with the same prefix.
 """
 
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -71,11 +73,26 @@ class ServiceSettings(BaseSettings):
         return self.kafka_group_id or f"crm-{self.service}"
 
 
-def load_settings(service: str, port: int, **overrides: Any) -> ServiceSettings:
+S = TypeVar("S", bound=ServiceSettings)
+
+
+def load_settings(
+    service: str,
+    port: int,
+    settings_class: type[ServiceSettings] = ServiceSettings,
+    **overrides: Any,
+) -> ServiceSettings:
     """Settings for `service` from `<SERVICE>_*` environment variables, then `overrides`.
     `port` is the service's default port; `<SERVICE>_PORT` wins over it."""
     prefix = f"{service.upper()}_"
     defaults: dict[str, Any] = {"service": service}
     if f"{prefix}PORT" not in os.environ:
         defaults["port"] = port
-    return ServiceSettings(_env_prefix=prefix, **(defaults | overrides))
+    return settings_class(_env_prefix=prefix, **(defaults | overrides))
+
+
+def settings_of(settings: ServiceSettings, settings_class: type[S]) -> S:
+    """`settings` as the service's own subclass (what its spec loads), for typed access."""
+    if not isinstance(settings, settings_class):
+        raise TypeError(f"expected {settings_class.__name__}, got {type(settings).__name__}")
+    return settings
