@@ -73,11 +73,14 @@ class ConsumerRunner:
         subscription: Subscription,
         *,
         max_records: int = 500,
+        inbox_name: str | None = None,
     ) -> None:
         self.settings = settings
         self.sessionmaker = sessionmaker
         self.subscription = subscription
         self.group = settings.consumer_group
+        # the inbox's consumer name: a replay under a group of its own dedupes with the live one
+        self.inbox_name = inbox_name or self.group
         self.max_records = max_records
         self._lock = asyncio.Lock()
         self._stopping = asyncio.Event()
@@ -111,7 +114,7 @@ class ConsumerRunner:
                 batches = await consumer.getmany(timeout_ms=500, max_records=self.max_records)
                 async with self._lock:
                     for tp, records in batches.items():
-                        done = await self._process_partition(tp, records)
+                        done = await self.process(tp, records)
                         if done:  # on a stop, only what was applied; the rest is re-read
                             await self._commit(consumer, tp, done[-1].offset + 1)
                 await self._record_lag(consumer)
@@ -135,10 +138,11 @@ class ConsumerRunner:
 
     # --- processing ------------------------------------------------------------------------
 
-    async def _process_partition(
+    async def process(
         self, tp: TopicPartition, records: list[ConsumerRecord]
     ) -> list[ConsumerRecord]:
-        """Apply the batch; returns the records done (all of them unless stopping)."""
+        """Apply one partition's batch; returns the records done (all unless stopping). Public
+        for readers that assign partitions themselves (a replay)."""
         if self._stopping.is_set():
             return []
         try:
@@ -204,7 +208,7 @@ class ConsumerRunner:
         if handler is None:
             return "unknown_type"
         claimed = await uow.session.execute(
-            INBOX_CLAIM, {"consumer": self.group, "event_id": event.id, "topic": event.topic}
+            INBOX_CLAIM, {"consumer": self.inbox_name, "event_id": event.id, "topic": event.topic}
         )
         if claimed.first() is None:
             return "duplicate"

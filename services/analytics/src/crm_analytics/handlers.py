@@ -88,6 +88,7 @@ async def _apply_contact(uow: UnitOfWork, event: InboundEvent, snap: ct.ContactS
     ).first()
     if current is not None and (current.version >= snap.version or current.erased_at is not None):
         return  # an older snapshot arriving late, or a person erased
+    survivor = await resolve(uow, snap.contact_id)
     await upsert(
         uow,
         Contact,
@@ -101,6 +102,8 @@ async def _apply_contact(uow: UnitOfWork, event: InboundEvent, snap: ct.ContactS
             "snapshot": snap.model_dump(mode="json"),
             "version": snap.version,
             "first_seen_at": event.time,
+            # merged before its own creation arrived (another partition): same row either way
+            "merged_into": survivor if survivor != snap.contact_id else None,
         },
         update_cols=[
             "first_name",
@@ -132,7 +135,7 @@ async def contact_created(uow: UnitOfWork, event: InboundEvent, e: ct.ContactCre
         Entry(
             occurred_at=event.time,
             type="contact.created",
-            contact_id=e.contact_id,
+            contact_id=await resolve(uow, e.contact_id),  # merged before this arrived
             source_service="contacts",
             source_entity="person",
             source_id=e.contact_id,
