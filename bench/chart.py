@@ -53,3 +53,52 @@ def line_chart(
         )
     parts.append("</svg>")
     return "\n".join(parts)
+
+
+def bar_chart(*, title: str, y_label: str, groups: dict[str, dict[str, float]]) -> str:
+    """Grouped bars: one group per label (e.g. a path), one bar per series, values written on
+    the bars (so small ones stay readable next to tall ones)."""
+    series = list(dict.fromkeys(name for bars in groups.values() for name in bars))
+    values = [v for bars in groups.values() for v in bars.values()]
+    if not values:
+        return "<svg xmlns='http://www.w3.org/2000/svg'/>"
+    y_max = max(values) * 1.15 or 1
+    plot_w, plot_h = WIDTH - 2 * MARGIN, HEIGHT - 2 * MARGIN
+    group_w = plot_w / len(groups)
+    bar_w = group_w * 0.8 / len(series)
+    parts = [
+        f"<svg xmlns='http://www.w3.org/2000/svg' width='{WIDTH}' height='{HEIGHT}' "
+        "font-family='sans-serif' font-size='12'>",
+        f"<rect width='{WIDTH}' height='{HEIGHT}' fill='white'/>",
+        f"<text x='{WIDTH / 2}' y='24' text-anchor='middle' font-size='15'>{escape(title)}</text>",
+        f"<line x1='{MARGIN}' y1='{HEIGHT - MARGIN}' x2='{WIDTH - MARGIN}' "
+        f"y2='{HEIGHT - MARGIN}' stroke='black'/>",
+        f"<text x='16' y='{HEIGHT / 2}' transform='rotate(-90 16 {HEIGHT / 2})' "
+        f"text-anchor='middle'>{escape(y_label)}</text>",
+    ]
+    for g, (label, bars) in enumerate(groups.items()):
+        left = MARGIN + g * group_w + group_w * 0.1
+        parts.append(
+            f"<text x='{left + group_w * 0.4:.1f}' y='{HEIGHT - MARGIN + 16}' "
+            f"text-anchor='middle'>{escape(label)}</text>"
+        )
+        for s, name in enumerate(series):
+            if name not in bars:
+                continue
+            height = bars[name] / y_max * plot_h
+            x, y = left + s * bar_w, HEIGHT - MARGIN - height
+            parts.append(
+                f"<rect x='{x:.1f}' y='{y:.1f}' width='{bar_w * 0.9:.1f}' height='{height:.1f}' "
+                f"fill='{COLOURS[s % len(COLOURS)]}'/>"
+            )
+            parts.append(
+                f"<text x='{x + bar_w * 0.45:.1f}' y='{y - 4:.1f}' text-anchor='middle'>"
+                f"{bars[name]:g}</text>"
+            )
+    for s, name in enumerate(series):
+        parts.append(
+            f"<text x='{WIDTH - MARGIN - 150}' y='{MARGIN + 16 * s}' "
+            f"fill='{COLOURS[s % len(COLOURS)]}'>{escape(name)}</text>"
+        )
+    parts.append("</svg>")
+    return "\n".join(parts)
