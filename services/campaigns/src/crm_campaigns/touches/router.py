@@ -23,17 +23,8 @@ router = APIRouter(prefix="/v1/touches", tags=["touches"])
 )
 async def record_touch(body: TouchCreate, uow: UoW, _: Callback) -> JSONResponse:
     async with uow:
-        touch, created = await service.intake(
-            uow,
-            body.campaign_id,
-            body.contact_id,
-            body.kind,
-            provider_event_id=body.provider_event_id,
-            occurred_at=body.occurred_at,
-            url=body.url,
-        )
-        read = TouchRead.model_validate(touch)
-    return JSONResponse(read.model_dump(mode="json"), status_code=201 if created else 200)
+        touch, created = await service.intake(uow, body)
+    return JSONResponse(touch.model_dump(mode="json"), status_code=201 if created else 200)
 
 
 @router.post(
