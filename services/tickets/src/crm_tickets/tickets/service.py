@@ -8,9 +8,13 @@ import hashlib
 import hmac
 import re
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from typing import cast
 
 from sqlalchemy import Select, func, or_, select, update
+from sqlalchemy.orm import make_transient_to_detached
+from sqlalchemy.orm.attributes import set_committed_value
 
 from crm_shared.auth import Principal
 from crm_shared.errors import Conflict, NotFound, Unprocessable
@@ -25,6 +29,7 @@ from crm_shared.events.tickets import (
     TicketSolved,
     TicketStatusChanged,
 )
+from crm_shared.ids import uuid7
 from crm_shared.pagination import PageParams
 from crm_shared.settings import ServiceSettings
 from crm_shared.uow import UnitOfWork
@@ -330,6 +335,7 @@ async def add_message(
     if not public:
         direction = "internal"
     message = Message(
+        id=uuid7(),
         tenant_id=uow.tenant_id,
         ticket_id=ticket.id,
         channel=channel,
@@ -340,8 +346,7 @@ async def add_message(
         external_id=external_id,
         created_at=at,
     )
-    uow.session.add(message)
-    await uow.session.flush()
+    await _insert_message(uow, message)
     if public and direction == "outbound":
         if ticket.first_responded_at is None:
             ticket.first_responded_at = at
@@ -356,7 +361,7 @@ async def add_message(
         if ticket.first_responded_at is not None and ticket.awaiting_reply_since is None:
             ticket.awaiting_reply_since = at
             await _start_next_response(uow, ticket, at)
-    ticket.updated_at = at
+    await _touch(uow, ticket, at)
     timeline_channel = TIMELINE_CHANNEL.get(channel, "other")
     uow.publish(
         TicketMessageAdded(
@@ -386,6 +391,51 @@ async def add_message(
     )
     await uow.session.flush()
     return message
+
+
+TOUCH = """
+    UPDATE tickets SET updated_at = $2, version = version + 1
+    WHERE id = $1 AND version = $3
+    RETURNING version
+"""
+
+
+async def _touch(uow: UnitOfWork, ticket: Ticket, at: datetime) -> None:
+    """A new message is a change of its ticket (a new version and ETag). When nothing else
+    of the ticket changed, one fixed UPDATE on the driver does it without an ORM flush."""
+    if uow.session.is_modified(ticket):
+        ticket.updated_at = at  # flushed with the other changes, in one UPDATE
+        return
+    version = await (await uow.driver()).fetchval(TOUCH, ticket.id, at, ticket.version)
+    if version is None:
+        raise Conflict("The ticket changed meanwhile; retry.")
+    set_committed_value(ticket, "updated_at", at)
+    set_committed_value(ticket, "version", version)
+
+
+INSERT_MESSAGE = """
+    INSERT INTO ticket_messages (id, tenant_id, ticket_id, channel, direction, public, body,
+        author_id, external_id, created_at)
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+"""
+
+
+async def _insert_message(uow: UnitOfWork, m: Message) -> None:
+    """A plain INSERT on the driver: messages are written once and never edited through the
+    ORM, so tracking them in the session would only add bookkeeping to every intake."""
+    await (await uow.driver()).execute(
+        INSERT_MESSAGE,
+        m.id,
+        m.tenant_id,
+        m.ticket_id,
+        m.channel,
+        m.direction,
+        m.public,
+        m.body,
+        m.author_id,
+        m.external_id,
+        m.created_at,
+    )
 
 
 async def _start_next_response(uow: UnitOfWork, ticket: Ticket, at: datetime) -> None:
@@ -420,9 +470,7 @@ async def thread_email(
     message ids it replies to. A merged ticket leads to its survivor."""
     ticket: Ticket | None = None
     if match := REFERENCE.search(subject):
-        ticket = await uow.session.scalar(
-            select(Ticket).where(Ticket.number == int(match.group(1))).with_for_update()
-        )
+        ticket = await _lock_by_number(uow, int(match.group(1)))
     ids = [i for i in [in_reply_to, *references] if i]
     if ticket is None and ids:
         ticket_id = await uow.session.scalar(
@@ -434,6 +482,24 @@ async def thread_email(
         if ticket_id is not None:
             ticket = await get_ticket(uow, ticket_id, for_update=True)
     return await _survivor(uow, ticket)
+
+
+LOCK_BY_NUMBER = "SELECT * FROM tickets WHERE number = $1 FOR UPDATE"
+
+
+async def _lock_by_number(uow: UnitOfWork, number: int) -> Ticket | None:
+    """The ticket quoted in a subject, locked, read on the driver (every threaded email
+    comes this way) and handed to the session as if the ORM had loaded it."""
+    row = await (await uow.driver()).fetchrow(LOCK_BY_NUMBER, number)
+    if row is None:
+        return None
+    key = uow.session.identity_key(Ticket, row["id"])
+    if (known := uow.session.identity_map.get(key)) is not None:
+        return cast(Ticket, known)
+    ticket = Ticket(**{column.key: row[column.name] for column in Ticket.__table__.columns})
+    make_transient_to_detached(ticket)  # its values count as loaded, not as changes
+    uow.session.add(ticket)
+    return ticket
 
 
 async def thread_external(uow: UnitOfWork, external_id: str) -> Ticket | None:
@@ -460,8 +526,27 @@ async def _survivor(uow: UnitOfWork, ticket: Ticket | None) -> Ticket | None:
     return ticket
 
 
-async def message_seen(uow: UnitOfWork, external_id: str) -> Message | None:
-    return await uow.session.scalar(select(Message).where(Message.external_id == external_id))
+SEEN = """
+    SELECT m.id, m.ticket_id, t.number FROM ticket_messages m JOIN tickets t ON t.id = m.ticket_id
+    WHERE m.external_id = $1
+    LIMIT 1
+"""
+
+
+@dataclass(frozen=True)
+class SeenMessage:
+    message_id: uuid.UUID
+    ticket_id: uuid.UUID
+    reference: str
+
+
+async def message_seen(uow: UnitOfWork, external_id: str) -> SeenMessage | None:
+    """The message already stored under this external id (a provider's redelivery), checked
+    on every inbound email: on the driver, with the ticket's reference in the same trip."""
+    row = await (await uow.driver()).fetchrow(SEEN, external_id)
+    if row is None:
+        return None
+    return SeenMessage(row["id"], row["ticket_id"], f"[#{row['number']}]")
 
 
 # --- merge, problems ----------------------------------------------------------------------
