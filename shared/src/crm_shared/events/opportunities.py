@@ -43,6 +43,17 @@ class LeadCreated(_LeadEvent):
     possible_duplicate_of: str | None = None
 
 
+class LeadUpdated(_LeadEvent):
+    type = "crm.lead.updated"
+    description = "A lead's details were edited; `changed` names the fields."
+    email: str | None = None
+    company_name: str | None = None
+    country: str | None = None
+    attribution: Attribution = Attribution()
+    possible_duplicate_of: str | None = None
+    changed: list[str]
+
+
 class LeadAssigned(_LeadEvent):
     type = "crm.lead.assigned"
     description = "A lead was routed or reassigned to a user."
@@ -154,6 +165,7 @@ class SalesInteractionLogged(InteractionLogged):
 
 EVENTS: list[type[EventData]] = [
     LeadCreated,
+    LeadUpdated,
     LeadAssigned,
     LeadConverted,
     LeadDisqualified,

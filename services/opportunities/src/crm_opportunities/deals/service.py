@@ -6,8 +6,9 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 
+from crm_opportunities.database import insert_row
 from crm_opportunities.deals.models import Opportunity, Order, StageChange
 from crm_opportunities.deals.schemas import OpportunityCreate, OpportunityFilters, OpportunityUpdate
 from crm_opportunities.pipelines.models import Stage
@@ -140,7 +141,8 @@ async def update_opportunity(
     *,
     expected_version: int,
 ) -> Opportunity:
-    opp = await get_opportunity(uow, vis, opp_id, for_update=True)
+    target = data.stage_id if "stage_id" in data.model_fields_set else None
+    opp, stages = await _lock_with_stages(uow, vis, opp_id, target)
     check_version(opp.version, expected_version)
     fields = data.model_fields_set
     before = {name: getattr(opp, name) for name in TRACKED}
@@ -162,17 +164,9 @@ async def update_opportunity(
         if data.owner_id != opp.owner_id:
             opp.owner_id = data.owner_id
             opp.team_id = await team_of(uow, data.owner_id)
-    wanted = {opp.stage_id}
-    if "stage_id" in fields and data.stage_id is not None:
-        wanted.add(data.stage_id)
-    stages = (
-        await uow.session.scalars(
-            select(Stage).where(Stage.id.in_(wanted), Stage.pipeline_id == opp.pipeline_id)
-        )
-    ).all()
     stage = next(s for s in stages if s.id == opp.stage_id)
-    if "stage_id" in fields and data.stage_id is not None and data.stage_id != opp.stage_id:
-        new = _stage_in(list(stages), data.stage_id, "/stage_id")
+    if target is not None and target != opp.stage_id:
+        new = _stage_in(stages, target, "/stage_id")
         await _move(uow, opp, stage, new, data.reason)
         stage = new
         moved = True
@@ -204,6 +198,31 @@ async def update_opportunity(
     return opp
 
 
+async def _lock_with_stages(
+    uow: UnitOfWork, vis: Visibility, opp_id: uuid.UUID, target: uuid.UUID | None
+) -> tuple[Opportunity, list[Stage]]:
+    """The deal, locked, with its current stage and `target` when that is a stage of its
+    pipeline: one round trip for what a stage change reads."""
+    wanted = Stage.id == Opportunity.stage_id
+    if target is not None:
+        wanted = or_(wanted, Stage.id == target)
+    query = (
+        select(Opportunity, Stage)
+        .join(Stage, Stage.pipeline_id == Opportunity.pipeline_id)
+        .where(
+            Opportunity.id == opp_id,
+            Opportunity.deleted_at.is_(None),
+            vis.clause(Opportunity.owner_id, Opportunity.team_id),
+            wanted,
+        )
+        .with_for_update(of=Opportunity)
+    )
+    rows = (await uow.session.execute(query)).all()
+    if not rows:  # another owner's deal is as invisible as a missing one
+        raise NotFound(f"No opportunity {opp_id}.")
+    return rows[0][0], [stage for _, stage in rows]
+
+
 async def _move(
     uow: UnitOfWork, opp: Opportunity, old: Stage, new: Stage, reason: str | None
 ) -> None:
@@ -216,16 +235,15 @@ async def _move(
         opp.closed_at, opp.close_reason = now, reason
         # A closed deal is certain either way; any manual override no longer applies.
         opp.probability_override = None
-    uow.session.add(
-        StageChange(
-            tenant_id=uow.tenant_id,
-            opportunity_id=opp.id,
-            from_stage_id=old.id,
-            to_stage_id=new.id,
-            changed_at=now,
-            changed_by=uow.actor,
-        )
+    change = StageChange(
+        tenant_id=uow.tenant_id,
+        opportunity_id=opp.id,
+        from_stage_id=old.id,
+        to_stage_id=new.id,
+        changed_at=now,
+        changed_by=uow.actor,
     )
+    await insert_row(uow, change)
     uow.publish(
         OpportunityStageChanged(
             **_ids(uow, opp),

@@ -21,6 +21,7 @@ from crm_opportunities.leads.schemas import (
     LeadFilters,
     LeadRead,
     LeadStatusChange,
+    LeadUpdate,
     RuleCreate,
     RuleRead,
     SubmissionAccepted,
@@ -28,6 +29,7 @@ from crm_opportunities.leads.schemas import (
 from crm_opportunities.permissions import Admin, Marketer, Reader, Writer
 from crm_opportunities.teams.service import visibility
 from crm_shared.auth import TENANT_PATTERN
+from crm_shared.concurrency import if_match_version, set_etag
 from crm_shared.errors import NotFound
 from crm_shared.idempotency import idempotent
 from crm_shared.pagination import Page, PageParams, next_cursor, page_params
@@ -55,7 +57,7 @@ async def create_lead(
 
         async def work() -> tuple[BaseModel, dict[str, str]]:
             lead = LeadRead.model_validate(await service.create_lead(uow, vis, body))
-            return lead, {"Location": f"/v1/leads/{lead.id}"}
+            return lead, {"ETag": f'"{lead.version}"', "Location": f"/v1/leads/{lead.id}"}
 
         return await idempotent(uow, request, work)
 
@@ -77,10 +79,35 @@ async def list_leads(
 
 
 @router.get("/v1/leads/{lead_id}", response_model=LeadRead, summary="Get a lead")
-async def get_lead(lead_id: uuid.UUID, uow: UoW, principal: Reader) -> LeadRead:
+async def get_lead(lead_id: uuid.UUID, uow: UoW, principal: Reader, response: Response) -> LeadRead:
     async with uow:
         vis = await visibility(uow, principal)
-        return LeadRead.model_validate(await service.get_lead(uow, vis, lead_id))
+        lead = LeadRead.model_validate(await service.get_lead(uow, vis, lead_id))
+    set_etag(response, lead.version)
+    return lead
+
+
+@router.patch(
+    "/v1/leads/{lead_id}",
+    response_model=LeadRead,
+    summary="Edit a lead's details and attribution (If-Match)",
+)
+async def update_lead(
+    lead_id: uuid.UUID,
+    body: LeadUpdate,
+    request: Request,
+    uow: UoW,
+    principal: Writer,
+    response: Response,
+) -> LeadRead:
+    expected = if_match_version(request)
+    async with uow:
+        vis = await visibility(uow, principal)
+        lead = LeadRead.model_validate(
+            await service.update_lead(uow, vis, lead_id, body, expected_version=expected)
+        )
+    set_etag(response, lead.version)
+    return lead
 
 
 @router.post(

@@ -44,6 +44,28 @@ class LeadCreate(LeadContactFields):
     owner_id: UserId | None = Field(None, description="Assign directly instead of routing")
 
 
+class LeadUpdate(StrictModel):
+    """PATCH: fields present replace the stored value (null clears it); the lead must keep an
+    email, a phone or a name. Status and owner have their own endpoints."""
+
+    first_name: Name | None = None
+    last_name: Name | None = None
+    email: Email | None = None
+    phone: Phone | None = None
+    company_name: Text200 | None = None
+    country: CountryCode | None = None
+    industry: Annotated[str, Field(max_length=100)] | None = None
+    company_size: Annotated[int, Field(ge=0, le=10_000_000)] | None = None
+    message: Annotated[str, Field(max_length=5000)] | None = None
+    source: Annotated[str, Field(min_length=1, max_length=100)] | None = None
+    campaign_id: Annotated[str, Field(max_length=100)] | None = None
+    utm_source: Utm | None = None
+    utm_medium: Utm | None = None
+    utm_campaign: Utm | None = None
+    utm_term: Utm | None = None
+    utm_content: Utm | None = None
+
+
 class FormSubmission(LeadContactFields):
     """What a web-to-lead form posts. `website` is a honeypot: hidden from people, so a value
     there means a bot filled the form."""

@@ -11,18 +11,18 @@ from typing import Any
 
 from sqlalchemy import func, select, text
 
+from crm_opportunities.database import insert_row
 from crm_opportunities.deals.schemas import OpportunityCreate
 from crm_opportunities.deals.service import check_owner, create_opportunity
 from crm_opportunities.leads.contacts_client import ContactRefs
 from crm_opportunities.leads.models import (
-    ContactEmail,
     FormHit,
     Lead,
     LeadAssignment,
     LeadForm,
     RoutingRule,
 )
-from crm_opportunities.leads.routing import assign, route
+from crm_opportunities.leads.routing import Assignment, record_assignment, route
 from crm_opportunities.leads.schemas import (
     ConvertLead,
     FormCreate,
@@ -30,17 +30,21 @@ from crm_opportunities.leads.schemas import (
     LeadContactFields,
     LeadCreate,
     LeadFilters,
+    LeadUpdate,
     RuleCreate,
 )
 from crm_opportunities.pipelines.service import get_pipeline
 from crm_opportunities.teams.service import Visibility, get_team, team_of
+from crm_shared.concurrency import check_version
 from crm_shared.errors import Conflict, NotFound, RateLimited, ValidationFailed
 from crm_shared.events.opportunities import (
     Attribution,
     LeadConverted,
     LeadCreated,
     LeadDisqualified,
+    LeadUpdated,
 )
+from crm_shared.ids import uuid7
 from crm_shared.pagination import PageParams
 from crm_shared.uow import UnitOfWork
 
@@ -62,26 +66,19 @@ async def create_lead(uow: UnitOfWork, vis: Visibility | None, data: LeadCreate)
     and a lead nobody got stays with its creator when the creator is a salesperson."""
     if data.owner_id is not None and vis is not None:
         check_owner(vis, data.owner_id)
-    lead = await _intake(uow, data, source=data.source, campaign_id=data.campaign_id, form_id=None)
+    lead = await _new_lead(
+        uow, data, source=data.source, campaign_id=data.campaign_id, form_id=None
+    )
+    assignment: Assignment | None
     if data.owner_id is not None:
-        await assign(
-            uow,
-            lead,
-            data.owner_id,
-            team_id=await team_of(uow, data.owner_id),
-            rule_id=None,
-            reason="manual",
-        )
-    elif not await route(uow, lead) and vis is not None and not vis.everything:
-        await assign(
-            uow,
-            lead,
-            vis.user_id,
-            team_id=await team_of(uow, vis.user_id),
-            rule_id=None,
-            reason="creator",
-        )
-    await uow.session.flush()
+        team_id = await team_of(uow, data.owner_id)
+        assignment = Assignment(data.owner_id, team_id, None, "manual")
+    else:
+        assignment = await route(uow, lead)
+        if assignment is None and vis is not None and not vis.everything:
+            team_id = await team_of(uow, vis.user_id)
+            assignment = Assignment(vis.user_id, team_id, None, "creator")
+    await _take_in(uow, lead, assignment)
     return lead
 
 
@@ -123,19 +120,26 @@ async def submit_form(uow: UnitOfWork, key: str, data: FormSubmission, address: 
         )
     uow.session.add(FormHit(tenant_id=uow.tenant_id, form_id=form.id, address_hash=address_hash))
     fields = data.model_dump(exclude={"website"})
-    lead = await _intake(
+    lead = await _new_lead(
         uow,
         LeadContactFields(**fields),
         source=form.source,
         campaign_id=form.campaign_id,
         form_id=form.id,
     )
-    await route(uow, lead)
-    await uow.session.flush()
+    await _take_in(uow, lead, await route(uow, lead))
     return lead
 
 
-async def _intake(
+# Both duplicate checks in one round trip: an open lead with the email, else a known person.
+DUPLICATE_OF = """
+    SELECT (SELECT id FROM leads WHERE email = $1 AND status IN ('new', 'working', 'qualified')
+              AND converted_at IS NULL AND id <> $2 ORDER BY id LIMIT 1) AS lead_id,
+           (SELECT contact_id FROM contact_emails WHERE email = $1 LIMIT 1) AS contact_id
+"""
+
+
+async def _new_lead(
     uow: UnitOfWork,
     data: LeadContactFields,
     *,
@@ -143,31 +147,38 @@ async def _intake(
     campaign_id: str | None,
     form_id: uuid.UUID | None,
 ) -> Lead:
+    """The lead, flagged when it looks like a duplicate; not stored yet (see _take_in)."""
+    now = datetime.now(UTC)
     lead = Lead(
+        id=uuid7(),
         tenant_id=uow.tenant_id,
         source=source,
         campaign_id=campaign_id,
         form_id=form_id,
         status="new",
+        version=1,
+        created_at=now,
+        updated_at=now,
         **{name: getattr(data, name) for name in CONTACT_FIELDS},
     )
+    await _flag_duplicate(uow, lead)
+    return lead
+
+
+async def _flag_duplicate(uow: UnitOfWork, lead: Lead) -> None:
+    lead.duplicate_of_lead_id = lead.duplicate_of_contact_id = None
     if lead.email:
-        lead.duplicate_of_lead_id = await uow.session.scalar(
-            select(Lead.id)
-            .where(
-                Lead.email == lead.email,
-                Lead.status.in_(("new", "working", "qualified")),
-                Lead.converted_at.is_(None),
-            )
-            .order_by(Lead.id)
-            .limit(1)
-        )
+        found = await (await uow.driver()).fetchrow(DUPLICATE_OF, lead.email, lead.id)
+        lead.duplicate_of_lead_id = found["lead_id"]
         if lead.duplicate_of_lead_id is None:
-            lead.duplicate_of_contact_id = await uow.session.scalar(
-                select(ContactEmail.contact_id).where(ContactEmail.email == lead.email).limit(1)
-            )
-    uow.session.add(lead)
-    await uow.session.flush()
+            lead.duplicate_of_contact_id = found["contact_id"]
+
+
+async def _take_in(uow: UnitOfWork, lead: Lead, assignment: Assignment | None) -> None:
+    """Store the new lead once, with its owner when it has one, and tell of both."""
+    if assignment is not None:
+        lead.owner_id, lead.team_id = assignment.owner_id, assignment.team_id
+    await insert_row(uow, lead)
     duplicate = lead.duplicate_of_lead_id or lead.duplicate_of_contact_id
     uow.publish(
         LeadCreated(
@@ -176,19 +187,24 @@ async def _intake(
             email=lead.email,
             company_name=lead.company_name,
             country=lead.country,
-            attribution=Attribution(
-                source=lead.source,
-                campaign_id=lead.campaign_id,
-                utm_source=lead.utm_source,
-                utm_medium=lead.utm_medium,
-                utm_campaign=lead.utm_campaign,
-                utm_term=lead.utm_term,
-                utm_content=lead.utm_content,
-            ),
+            attribution=_attribution(lead),
             possible_duplicate_of=str(duplicate) if duplicate else None,
         )
     )
-    return lead
+    if assignment is not None:
+        await record_assignment(uow, lead, assignment)
+
+
+def _attribution(lead: Lead) -> Attribution:
+    return Attribution(
+        source=lead.source,
+        campaign_id=lead.campaign_id,
+        utm_source=lead.utm_source,
+        utm_medium=lead.utm_medium,
+        utm_campaign=lead.utm_campaign,
+        utm_term=lead.utm_term,
+        utm_content=lead.utm_content,
+    )
 
 
 # --- reading and working leads -------------------------------------------------------------
@@ -240,14 +256,65 @@ async def change_status(
     return lead
 
 
+async def update_lead(
+    uow: UnitOfWork,
+    vis: Visibility,
+    lead_id: uuid.UUID,
+    data: LeadUpdate,
+    *,
+    expected_version: int,
+) -> Lead:
+    lead = await get_lead(uow, vis, lead_id, for_update=True)
+    check_version(lead.version, expected_version)
+    if lead.converted_at is not None:
+        raise Conflict("This lead was converted; edit the person in contacts instead.")
+    if lead.erased_at is not None:
+        raise Conflict("This lead's person was erased; it cannot be edited.")
+    if "source" in data.model_fields_set and data.source is None:
+        raise _invalid("/source", "cannot be null")
+    changed = sorted(
+        name for name in data.model_fields_set if getattr(data, name) != getattr(lead, name)
+    )
+    for name in changed:
+        setattr(lead, name, getattr(data, name))
+    if not (lead.email or lead.phone or lead.first_name or lead.last_name):
+        raise _invalid("", "a lead needs an email, a phone or a name")
+    if not changed:
+        return lead
+    if "email" in changed:
+        await _flag_duplicate(uow, lead)
+    lead.updated_at = datetime.now(UTC)
+    await uow.session.flush()
+    duplicate = lead.duplicate_of_lead_id or lead.duplicate_of_contact_id
+    uow.publish(
+        LeadUpdated(
+            tenant_id=uow.tenant_id,
+            lead_id=str(lead.id),
+            email=lead.email,
+            company_name=lead.company_name,
+            country=lead.country,
+            attribution=_attribution(lead),
+            possible_duplicate_of=str(duplicate) if duplicate else None,
+            changed=changed,
+        )
+    )
+    return lead
+
+
+def _invalid(pointer: str, detail: str) -> ValidationFailed:
+    return ValidationFailed(
+        "One or more fields are invalid.",
+        errors=[{"pointer": pointer, "in": "body", "detail": detail}],
+    )
+
+
 async def reassign(uow: UnitOfWork, vis: Visibility, lead_id: uuid.UUID, owner_id: str) -> Lead:
     lead = await get_lead(uow, vis, lead_id, for_update=True)
     check_owner(vis, owner_id)
     if lead.converted_at is not None:
         raise Conflict("This lead was converted; reassign its opportunity instead.")
-    await assign(
-        uow, lead, owner_id, team_id=await team_of(uow, owner_id), rule_id=None, reason="manual"
-    )
+    team_id = await team_of(uow, owner_id)
+    await record_assignment(uow, lead, Assignment(owner_id, team_id, None, "manual"))
     lead.updated_at = datetime.now(UTC)
     await uow.session.flush()
     return lead
