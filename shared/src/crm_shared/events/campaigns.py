@@ -65,6 +65,11 @@ class CampaignCompleted(_CampaignEvent):
     currency: str | None = None
 
 
+class CampaignDeleted(_CampaignEvent):
+    type = "crm.campaign.deleted"
+    description = "A campaign that never went out (draft, or cancelled before launch) was deleted."
+
+
 class CampaignTouchRecorded(EventData):
     type = "crm.campaign.touch_recorded"
     topic = CAMPAIGNS
@@ -101,6 +106,7 @@ EVENTS: list[type[EventData]] = [
     CampaignScheduled,
     CampaignLaunched,
     CampaignCompleted,
+    CampaignDeleted,
     CampaignTouchRecorded,
     CampaignInteractionLogged,
     SurveyAnswered,

@@ -139,6 +139,24 @@ async def update_campaign(
     return campaign
 
 
+@router.delete(
+    "/v1/campaigns/{campaign_id}",
+    status_code=204,
+    summary="Delete a campaign that never went out (If-Match)",
+    description="A draft, or a campaign cancelled before launch, with no touch or attributed win: "
+    "its audience and call lists go with it, surveys are detached, `crm.campaign.deleted` is "
+    "published. A scheduled campaign goes back to draft first; a running one is cancelled "
+    "first; one that went out stays for its reports (409).",
+)
+async def delete_campaign(
+    campaign_id: uuid.UUID, request: Request, uow: UoW, _: Writer
+) -> Response:
+    expected = if_match_version(request)
+    async with uow:
+        await service.delete_campaign(uow, campaign_id, expected_version=expected)
+    return Response(status_code=204)
+
+
 @router.post(
     "/v1/campaigns/{campaign_id}/status",
     response_model=CampaignRead,
@@ -251,6 +269,17 @@ async def calendar(
 async def set_policy(body: ContactPolicyBody, uow: UoW, _: Writer) -> PolicyRead:
     async with uow:
         return PolicyRead.model_validate(await service.set_policy(uow, body))
+
+
+@router.delete(
+    "/v1/contact-policy",
+    status_code=204,
+    summary="Remove the tenant's frequency cap (audiences built afterwards are not capped)",
+)
+async def delete_policy(uow: UoW, _: Writer) -> Response:
+    async with uow:
+        await service.delete_policy(uow)
+    return Response(status_code=204)
 
 
 @router.get("/v1/contact-policy", response_model=PolicyRead, summary="The tenant's frequency cap")

@@ -50,9 +50,16 @@ from crm_campaigns.campaigns.schemas import (
 from crm_campaigns.projection.models import ProjectedConsent, ProjectedPerson
 from crm_campaigns.segments.models import Segment
 from crm_campaigns.segments.service import condition, reachable
+from crm_campaigns.surveys.models import Survey
+from crm_campaigns.touches.models import Touch
 from crm_shared.concurrency import check_version
 from crm_shared.errors import Conflict, NotFound, Unprocessable
-from crm_shared.events.campaigns import CampaignCompleted, CampaignLaunched, CampaignScheduled
+from crm_shared.events.campaigns import (
+    CampaignCompleted,
+    CampaignDeleted,
+    CampaignLaunched,
+    CampaignScheduled,
+)
 from crm_shared.pagination import PageParams
 from crm_shared.uow import UnitOfWork
 
@@ -215,6 +222,55 @@ async def transition(
     return campaign
 
 
+async def delete_campaign(
+    uow: UnitOfWork, campaign_id: uuid.UUID, *, expected_version: int
+) -> None:
+    """Only a campaign that never went out: a draft, or one cancelled before launch, with no
+    touch or win recorded. Anything else is history its reports and attribution rest on."""
+    campaign = await get_campaign(uow, campaign_id, lock=True)
+    check_version(campaign.version, expected_version)
+    if campaign.status not in ("draft", "cancelled"):
+        raise Conflict(
+            f"A {campaign.status} campaign cannot be deleted: {UNDELETABLE[campaign.status]}",
+            extra={"status": campaign.status},
+        )
+    if await _went_out(uow, campaign.id):
+        raise Conflict(
+            "This campaign went out (it was launched, or has touches or attributed wins); "
+            "it stays for its reports.",
+            extra={"status": campaign.status},
+        )
+    await uow.session.execute(
+        update(Survey).where(Survey.campaign_id == campaign.id).values(campaign_id=None)
+    )
+    uow.publish(
+        CampaignDeleted(
+            tenant_id=uow.tenant_id,
+            campaign_id=str(campaign.id),
+            name=campaign.name,
+            channel=campaign.channel,
+        )
+    )
+    await uow.session.delete(campaign)  # members and call lists go with it (ON DELETE CASCADE)
+    await uow.session.flush()
+
+
+UNDELETABLE = {
+    "scheduled": "move it back to draft first.",
+    "running": "cancel it first; a campaign that went out stays for its reports.",
+    "completed": "it went out and stays for its reports.",
+}
+
+
+async def _went_out(uow: UnitOfWork, campaign_id: uuid.UUID) -> bool:
+    traces = [
+        exists().where(SendJob.campaign_id == campaign_id),
+        exists().where(Touch.campaign_id == campaign_id),
+        exists().where(AttributedWin.campaign_id == campaign_id),
+    ]
+    return bool(await uow.session.scalar(select(or_(*traces))))
+
+
 def _now() -> datetime:
     return datetime.now(UTC)
 
@@ -240,6 +296,13 @@ async def get_policy(uow: UnitOfWork) -> ContactPolicy | None:
     return await uow.session.get(ContactPolicy, uow.tenant_id)
 
 
+async def delete_policy(uow: UnitOfWork) -> None:
+    policy = await get_policy(uow)
+    if policy is None:
+        raise NotFound("No frequency cap is set for this tenant.")
+    await uow.session.delete(policy)
+
+
 def _has_address(channel: str) -> ColumnElement[bool]:
     if channel == "email":
         return P.email.is_not(None)
@@ -248,11 +311,14 @@ def _has_address(channel: str) -> ColumnElement[bool]:
     return true()
 
 
-async def _segments(uow: UnitOfWork, ids: list[uuid.UUID]) -> list[Segment]:
+async def _segments(
+    uow: UnitOfWork, ids: list[uuid.UUID], *, all_there: bool = True
+) -> list[Segment]:
+    """The segments by id; all of them unless told (a finished campaign's may be deleted)."""
     if not ids:
         return []
     rows = list((await uow.session.scalars(select(Segment).where(Segment.id.in_(ids)))).all())
-    if len(rows) != len(set(ids)):
+    if all_there and len(rows) != len(set(ids)):
         raise Unprocessable("A segment of this campaign no longer exists.")
     return rows
 
@@ -490,8 +556,8 @@ async def effectiveness_by_channel(uow: UnitOfWork) -> list[Effectiveness]:
 
 async def effectiveness_by_segment(uow: UnitOfWork, campaign_id: uuid.UUID) -> list[Effectiveness]:
     """The campaign's measures for the members each of its segments matches (segments are
-    evaluated over the projection as it is now); the actual cost is shared out in proportion
-    to each segment's part of the audience."""
+    evaluated over the projection as it is now; a segment deleted since is left out); the
+    actual cost is shared out in proportion to each segment's part of the audience."""
     campaign = await get_campaign(uow, campaign_id)
     total = int(
         await uow.session.scalar(select(func.count()).where(M.campaign_id == campaign.id)) or 0
@@ -500,7 +566,7 @@ async def effectiveness_by_segment(uow: UnitOfWork, campaign_id: uuid.UUID) -> l
         ProjectedPerson.__table__, and_(P.tenant_id == M.tenant_id, P.contact_id == M.contact_id)
     )
     result = []
-    for segment in await _segments(uow, list(campaign.segment_ids)):
+    for segment in await _segments(uow, list(campaign.segment_ids), all_there=False):
         matches = condition(segment)
         row = (
             await uow.session.execute(

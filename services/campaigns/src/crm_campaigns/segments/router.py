@@ -96,6 +96,20 @@ async def update_segment(
     return segment
 
 
+@router.delete(
+    "/{segment_id}",
+    status_code=204,
+    summary="Delete a segment or static list (If-Match)",
+    description="409 while a draft, scheduled or running campaign uses it (the problem names "
+    "them in `campaign_ids`); finished campaigns keep their members and report without it.",
+)
+async def delete_segment(segment_id: uuid.UUID, request: Request, uow: UoW, _: Writer) -> Response:
+    expected = if_match_version(request)
+    async with uow:
+        await service.delete_segment(uow, segment_id, expected_version=expected)
+    return Response(status_code=204)
+
+
 @router.get("/{segment_id}/preview", response_model=Preview, summary="Count and sample")
 async def preview_segment(
     segment_id: uuid.UUID,

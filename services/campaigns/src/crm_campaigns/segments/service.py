@@ -5,9 +5,10 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, func, select
+from sqlalchemy import ColumnElement, and_, func, or_, select
 from sqlalchemy.dialects.postgresql import insert
 
+from crm_campaigns.campaigns.models import Campaign
 from crm_campaigns.projection.models import ProjectedPerson
 from crm_campaigns.segments.models import ListEntry, Segment
 from crm_campaigns.segments.rules import Group, compile_rules
@@ -69,6 +70,34 @@ async def update_segment(
         segment.name = data.name
     await uow.session.flush()
     return segment
+
+
+async def delete_segment(uow: UnitOfWork, segment_id: uuid.UUID, *, expected_version: int) -> None:
+    """Not while a campaign that may still build its audience (draft, scheduled, running) uses
+    it; finished campaigns keep their members and report without it."""
+    segment = await get_segment(uow, segment_id)
+    check_version(segment.version, expected_version)
+    users = (
+        await uow.session.execute(
+            select(Campaign.id, Campaign.name)
+            .where(
+                Campaign.status.in_(("draft", "scheduled", "running")),
+                or_(
+                    Campaign.segment_ids.contains([segment_id]),
+                    Campaign.exclude_segment_ids.contains([segment_id]),
+                ),
+            )
+            .order_by(Campaign.id)
+        )
+    ).all()
+    if users:
+        names = ", ".join(name for _, name in users)
+        raise Conflict(
+            f"Campaigns still use this segment: {names}. Take it out of them first.",
+            extra={"campaign_ids": [str(campaign_id) for campaign_id, _ in users]},
+        )
+    await uow.session.delete(segment)  # a list's entries go with it (ON DELETE CASCADE)
+    await uow.session.flush()
 
 
 def condition(segment: Segment) -> ColumnElement[bool]:

@@ -3,7 +3,7 @@ from __future__ import annotations
 import os
 import uuid
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
@@ -43,6 +43,19 @@ async def create_survey(body: SurveyCreate, request: Request, uow: UoW, _: Write
             return survey, {"Location": f"/v1/surveys/{survey.id}"}
 
         return await idempotent(uow, request, work)
+
+
+@router.delete(
+    "/v1/surveys/{survey_id}",
+    status_code=204,
+    summary="Delete a survey nobody has answered yet",
+    description="409 once it has answers (they feed the loyalty indexes); links already sent "
+    "then answer 404.",
+)
+async def delete_survey(survey_id: uuid.UUID, uow: UoW, _: Writer) -> Response:
+    async with uow:
+        await service.delete_survey(uow, survey_id)
+    return Response(status_code=204)
 
 
 @router.post(

@@ -33,6 +33,20 @@ async def get_survey(uow: UnitOfWork, survey_id: uuid.UUID) -> Survey:
     return survey
 
 
+async def delete_survey(uow: UnitOfWork, survey_id: uuid.UUID) -> None:
+    """Only before anyone answered: answers feed the loyalty indexes and NPS."""
+    survey = await get_survey(uow, survey_id)
+    answers = await uow.session.scalar(
+        select(func.count()).where(SurveyResponse.survey_id == survey_id)
+    )
+    if answers:
+        raise Conflict(
+            f"This survey has {answers} answer(s); it stays for the loyalty indexes.",
+            extra={"answers": int(answers)},
+        )
+    await uow.session.delete(survey)
+
+
 def sign_links(
     secret: str, tenant: str, survey_id: uuid.UUID, contacts: list[uuid.UUID], days: int
 ) -> list[SurveyLink]:
