@@ -68,18 +68,26 @@ async def remove_member(uow: UnitOfWork, queue_id: uuid.UUID, agent_id: str) -> 
     await uow.session.delete(member)
 
 
-async def agent_loads(uow: UnitOfWork, agent_ids: list[str]) -> dict[str, int]:
-    rows = await uow.session.execute(
+async def agent_loads(
+    uow: UnitOfWork, agent_ids: list[str], *, excluding: uuid.UUID | None = None
+) -> dict[str, int]:
+    """Active tickets per agent (`excluding` one being assigned, whatever its stored status)."""
+    query = (
         select(Ticket.assignee_id, func.count())
         .where(Ticket.assignee_id.in_(agent_ids), Ticket.status.in_(ACTIVE))
         .group_by(Ticket.assignee_id)
     )
+    if excluding is not None:
+        query = query.where(Ticket.id != excluding)
+    rows = await uow.session.execute(query)
     loads = dict.fromkeys(agent_ids, 0)
     loads.update({str(r[0]): int(r[1]) for r in rows})
     return loads
 
 
-async def pick_agent(uow: UnitOfWork, queue_id: uuid.UUID) -> str | None:
+async def pick_agent(
+    uow: UnitOfWork, queue_id: uuid.UUID, *, excluding: uuid.UUID | None = None
+) -> str | None:
     """The next agent of the queue with room, or None (the ticket waits in the queue).
     The queue row is locked, so concurrent creations take turns."""
     queue = await get_queue(uow, queue_id, for_update=True)
@@ -88,7 +96,7 @@ async def pick_agent(uow: UnitOfWork, queue_id: uuid.UUID) -> str | None:
     candidates = [m for m in await members(uow, queue_id) if m.active]
     if not candidates:
         return None
-    loads = await agent_loads(uow, [m.agent_id for m in candidates])
+    loads = await agent_loads(uow, [m.agent_id for m in candidates], excluding=excluding)
     free = [m for m in candidates if loads[m.agent_id] < m.capacity]
     if not free:
         return None
@@ -99,6 +107,25 @@ async def pick_agent(uow: UnitOfWork, queue_id: uuid.UUID) -> str | None:
         chosen = (after or free)[0]
     queue.last_assigned = chosen.agent_id
     return chosen.agent_id
+
+
+async def has_room(
+    uow: UnitOfWork, queue_id: uuid.UUID, agent_id: str, *, excluding: uuid.UUID | None = None
+) -> bool:
+    """Whether the agent is still an active member of the queue, below their capacity. The
+    queue row is locked, as when picking, so two assignments cannot both take the last place."""
+    await get_queue(uow, queue_id, for_update=True)
+    member = await uow.session.scalar(
+        select(QueueMember).where(
+            QueueMember.queue_id == queue_id,
+            QueueMember.agent_id == agent_id,
+            QueueMember.active.is_(True),
+        )
+    )
+    if member is None:
+        return False
+    loads = await agent_loads(uow, [agent_id], excluding=excluding)
+    return loads[agent_id] < member.capacity
 
 
 async def queues_of(uow: UnitOfWork, agent_id: str) -> list[uuid.UUID]:

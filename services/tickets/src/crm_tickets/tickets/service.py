@@ -267,14 +267,41 @@ async def change_status(
     elif to == "closed":
         ticket.closed_at = at
     elif before == "solved":
-        ticket.solved_at = None
-        await _restart(uow, ticket, "resolution", at)  # reopened: a new resolution clock
+        await _reopened(uow, ticket, at)
     await uow.session.flush()
     return ticket
 
 
+async def _reopened(uow: UnitOfWork, ticket: Ticket, at: datetime) -> None:
+    """A solved ticket is open again: the SLA is chosen anew (the customer's tier may have
+    changed while it was solved; the handler of segment changes only reviews open tickets),
+    a new resolution clock runs, and the ticket goes back to whoever worked on it, if they
+    still can take it, else through its queue's assignment rule."""
+    ticket.solved_at = None
+    ticket.value_tier = await value_tier(uow, ticket.requester_id)
+    policy = await sla.choose_policy(uow, ticket.priority, ticket.value_tier)
+    ticket.sla_policy_id = policy.id if policy else None
+    await _restart(uow, ticket, "resolution", at)
+    await _reassign_reopened(uow, ticket)
+
+
+async def _reassign_reopened(uow: UnitOfWork, ticket: Ticket) -> None:
+    if ticket.queue_id is None:
+        if ticket.assignee_id is not None:
+            _assign(uow, ticket, ticket.assignee_id)  # no queue to ask: the same agent
+        return
+    previous, ticket.assignee_id = ticket.assignee_id, None
+    if previous is not None and await queues.has_room(
+        uow, ticket.queue_id, previous, excluding=ticket.id
+    ):
+        _assign(uow, ticket, previous)
+    elif (agent := await queues.pick_agent(uow, ticket.queue_id, excluding=ticket.id)) is not None:
+        _assign(uow, ticket, agent)
+
+
 async def _solved(uow: UnitOfWork, ticket: Ticket, at: datetime) -> None:
     ticket.solved_at = at
+    ticket.awaiting_reply_since = None
     await sla.stop_all(uow, ticket.id, at)
     first = (
         (ticket.first_responded_at - ticket.created_at).total_seconds()
@@ -356,11 +383,12 @@ async def add_message(
         if ticket.status == "new":
             await change_status(uow, ticket, "open", at=at)
     elif public and direction == "inbound":
+        reopening = ticket.status == "solved"
         if ticket.status in ("pending", "solved", "on_hold"):
             await change_status(uow, ticket, "open", at=at)
-        if ticket.first_responded_at is not None and ticket.awaiting_reply_since is None:
+        if ticket.awaiting_reply_since is None and (ticket.first_responded_at or reopening):
             ticket.awaiting_reply_since = at
-            await _start_next_response(uow, ticket, at)
+            await _awaiting_reply(uow, ticket, at)
     await _touch(uow, ticket, at)
     timeline_channel = TIMELINE_CHANNEL.get(channel, "other")
     uow.publish(
@@ -438,8 +466,11 @@ async def _insert_message(uow: UnitOfWork, m: Message) -> None:
     )
 
 
-async def _start_next_response(uow: UnitOfWork, ticket: Ticket, at: datetime) -> None:
-    await _restart(uow, ticket, "next_response", at)
+async def _awaiting_reply(uow: UnitOfWork, ticket: Ticket, at: datetime) -> None:
+    """The customer wrote and waits: a next-response clock, or a new first-response clock
+    when a ticket solved without any reply is reopened by the customer."""
+    target = "next_response" if ticket.first_responded_at else "first_response"
+    await _restart(uow, ticket, target, at)
 
 
 async def _restart(uow: UnitOfWork, ticket: Ticket, target: str, at: datetime) -> None:
