@@ -15,14 +15,16 @@ from crm_opportunities.leads.router import router as leads
 from crm_opportunities.pipelines.router import router as pipelines
 from crm_opportunities.quotes.router import router as quotes
 from crm_opportunities.teams.router import router as teams
+from crm_opportunities.transfers.router import router as transfers
 from crm_shared.service import ServiceSpec
 from crm_shared.settings import ServiceSettings
 from crm_shared.web import create_service_app
 
 DESCRIPTION = """Sales: leads (API and web-to-lead forms, duplicate flag, routing rules, round
 robin / least busy with capacity, conversion into contacts), teams with record visibility,
-pipelines and deals with their stage history, products, price lists and quotes, sales
-activities, and the weighted forecast. Every change is published to `crm.opportunities.v1`."""
+pipelines and deals with their stage history, bulk ownership transfers, products, price lists
+and quotes, sales activities, and the weighted forecast. Every change is published to
+`crm.opportunities.v1`."""
 
 
 def create_app(settings: ServiceSettings) -> FastAPI:
@@ -30,7 +32,7 @@ def create_app(settings: ServiceSettings) -> FastAPI:
         settings,
         title="CRM opportunities",
         description=DESCRIPTION,
-        routers=[leads, teams, pipelines, deals, quotes, activities, forecast],
+        routers=[leads, teams, pipelines, deals, quotes, activities, forecast, transfers],
     )
     contacts = ContactsSettings()
     # Replace `app.state.contacts` to point conversion elsewhere (tests use an ASGI transport).

@@ -185,17 +185,21 @@ async def update_opportunity(
         name for name in TRACKED if name not in implied and getattr(opp, name) != before[name]
     )
     if changed:
-        uow.publish(
-            OpportunityUpdated(
-                **_ids(uow, opp),
-                name=opp.name,
-                stage_id=str(opp.stage_id),
-                probability=opp.probability,
-                expected_close_date=opp.expected_close_date,
-                changed=changed,
-            )
-        )
+        publish_updated(uow, opp, changed)
     return opp
+
+
+def publish_updated(uow: UnitOfWork, opp: Opportunity, changed: list[str]) -> None:
+    uow.publish(
+        OpportunityUpdated(
+            **_ids(uow, opp),
+            name=opp.name,
+            stage_id=str(opp.stage_id),
+            probability=opp.probability,
+            expected_close_date=opp.expected_close_date,
+            changed=changed,
+        )
+    )
 
 
 async def _lock_with_stages(
