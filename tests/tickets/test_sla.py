@@ -181,6 +181,7 @@ async def test_a_breach_escalates_once(
     desk: httpx.AsyncClient, tickets_app: FastAPI, tickets_owner: AsyncEngine, tenant: str
 ) -> None:
     escalation = (await desk.post("/v1/queues", json={"name": "Tier 2"})).json()
+    await desk.put(f"/v1/queues/{escalation['id']}/members/tess", json={"capacity": 5})
     await policy(
         desk,
         business_hours=False,
@@ -188,6 +189,9 @@ async def test_a_breach_escalates_once(
         resolution_minutes=None,
         escalate_priority=True,
         escalate_queue_id=escalation["id"],
+    )
+    urgent = await policy(
+        desk, name="urgent", priority="urgent", first_response_minutes=1, resolution_minutes=60
     )
     ticket_id = await create_at(
         tickets_app, tenant, datetime.now(UTC) - timedelta(minutes=2), priority="high"
@@ -197,14 +201,19 @@ async def test_a_breach_escalates_once(
     ticket = (await desk.get(f"/v1/tickets/{ticket_id}")).json()
     assert ticket["priority"] == "urgent"
     assert ticket["queue_id"] == escalation["id"]
-    escalated = [
-        e
-        for e in await tickets_events(tickets_owner, tenant)
-        if e["type"] == "crm.ticket.escalated"
-    ]
+    assert ticket["assignee_id"] == "tess"  # the escalation queue's rule assigned it
+    # The urgent ticket runs on the urgent policy; the breached target stays breached.
+    assert ticket["sla_policy_id"] == urgent["id"]
+    [first] = [t for t in ticket["sla"] if t["target"] == "first_response"]
+    assert first["state"] == "breached" and first["budget_seconds"] == 60
+    events = await tickets_events(tickets_owner, tenant)
+    escalated = [e for e in events if e["type"] == "crm.ticket.escalated"]
     assert len(escalated) == 1
     assert escalated[0]["data"]["from_priority"] == "high"
     assert escalated[0]["data"]["to_queue_id"] == escalation["id"]
+    assigned = [e["data"]["assignee_id"] for e in events if e["type"] == "crm.ticket.assigned"]
+    assert assigned == ["tess"]
+    assert [e["type"] for e in events].count("crm.ticket.sla_breached") == 1
 
 
 async def test_replies_meet_first_and_next_response(

@@ -25,10 +25,13 @@ from sqlalchemy import Uuid, any_, bindparam, or_, select
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from crm_shared.errors import NotFound
 from crm_shared.events.tickets import TicketEscalated, TicketSlaBreached, TicketSlaWarning
 from crm_shared.settings import ServiceSettings
 from crm_shared.uow import UnitOfWork
+from crm_tickets.sla import service as sla
 from crm_tickets.sla.models import SlaPolicy
+from crm_tickets.tickets import service as ticket_service
 from crm_tickets.tickets.models import Ticket
 
 log = logging.getLogger(__name__)
@@ -179,19 +182,20 @@ async def _escalate(uow: UnitOfWork, timers: list[Record], at: datetime) -> None
     for timer in timers:
         ticket = tickets.get(timer["ticket_id"])
         if ticket is not None and ticket.sla_policy_id is not None:
-            _escalate_one(uow, ticket, policies[ticket.sla_policy_id], timer, at)
+            await _escalate_one(uow, ticket, policies[ticket.sla_policy_id], timer, at)
 
 
-def _escalate_one(
+async def _escalate_one(
     uow: UnitOfWork, ticket: Ticket, policy: SlaPolicy, timer: Record, at: datetime
 ) -> None:
     before_priority, before_queue = ticket.priority, ticket.queue_id
     if policy.escalate_priority:
         index = PRIORITIES.index(ticket.priority) if ticket.priority in PRIORITIES else 1
         ticket.priority = PRIORITIES[min(index + 1, len(PRIORITIES) - 1)]
+        # The raised priority brings its own targets, as when an agent raises it.
+        await sla.apply_policy(uow, ticket, at)
     if policy.escalate_queue_id and policy.escalate_queue_id != ticket.queue_id:
-        ticket.queue_id = policy.escalate_queue_id
-        ticket.assignee_id = None
+        await _move(uow, ticket, policy.escalate_queue_id)
     ticket.updated_at = at
     uow.publish(
         TicketEscalated(
@@ -206,6 +210,15 @@ def _escalate_one(
             escalated_at=at,
         )
     )
+
+
+async def _move(uow: UnitOfWork, ticket: Ticket, queue_id: uuid.UUID) -> None:
+    """Into the escalation queue, assigned by that queue's rule. A queue deleted since the
+    policy was written only skips the move: the breach must not block the scheduler."""
+    try:
+        await ticket_service.reassign(uow, ticket, assignee_id=None, queue_id=queue_id)
+    except NotFound:
+        log.warning("escalation queue %s is gone; ticket %s stays", queue_id, ticket.id)
 
 
 class Scheduler:
