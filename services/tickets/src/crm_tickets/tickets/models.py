@@ -32,6 +32,11 @@ class Ticket(Base, Versioned):
         Index("ix_tickets_tenant_requester", "tenant_id", "requester_id"),
         Index("ix_tickets_tenant_queue_status", "tenant_id", "queue_id", "status"),
         Index("ix_tickets_tenant_assignee_status", "tenant_id", "assignee_id", "status"),
+        Index(
+            "ix_tickets_merged_into_id",
+            "merged_into_id",
+            postgresql_where="merged_into_id IS NOT NULL",
+        ),
     )
 
     number: Mapped[int] = mapped_column(BigInteger, NUMBERS, server_default=NUMBERS.next_value())
