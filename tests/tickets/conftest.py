@@ -3,7 +3,9 @@ contacts app in-process for creating unknown requesters."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -13,8 +15,11 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from crm_shared.db import create_engine
+from crm_shared.events.envelope import InboundEvent
 from crm_shared.settings import ServiceSettings
+from crm_shared.uow import UnitOfWork
 from crm_tickets.directory.service import ContactsClient
+from crm_tickets.handlers import apply_segment_changed
 from tests.conftest import client, running_app
 
 
@@ -76,3 +81,29 @@ async def open_ticket(desk: httpx.AsyncClient, **fields: Any) -> dict[str, Any]:
     response = await desk.post("/v1/tickets", json=body)
     assert response.status_code == 201, response.text
     return dict(response.json())
+
+
+async def set_tier(app: FastAPI, tenant: str, contact_id: str, tier: str) -> None:
+    """analytics' customer.segment_changed, through the consumer's handler."""
+    event = InboundEvent(
+        id=str(uuid.uuid4()),
+        type="crm.customer.segment_changed",
+        source="/crm/analytics",
+        tenant_id=tenant,
+        time=datetime.now(UTC),
+        data={
+            "tenant_id": tenant,
+            "contact_id": contact_id,
+            "value_tier": tier,
+            "rfm_segment": "champions",
+            "computed_at": datetime.now(UTC).isoformat(),
+        },
+        subject=contact_id,
+        key=contact_id,
+        topic="crm.analytics.v1",
+        partition=0,
+        offset=0,
+    )
+    uow = UnitOfWork(app.state.sessionmaker, tenant_id=tenant, actor=None, source="/test")
+    async with uow:
+        await apply_segment_changed(uow, event)

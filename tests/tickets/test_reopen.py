@@ -3,17 +3,13 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
 from typing import Any
 
 import httpx
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from crm_shared.events.envelope import InboundEvent
-from crm_shared.uow import UnitOfWork
-from crm_tickets.handlers import apply_segment_changed
-from tests.tickets.conftest import open_ticket, tickets_events
+from tests.tickets.conftest import open_ticket, set_tier, tickets_events
 from tests.tickets.test_queues import queue
 
 
@@ -84,32 +80,6 @@ async def test_nobody_free_leaves_it_waiting_in_the_queue(desk: httpx.AsyncClien
     assert busy["assignee_id"] == "ann"
     reopened = await reopen(desk, ticket)
     assert reopened["assignee_id"] is None and reopened["queue_id"] == queue_id
-
-
-async def set_tier(app: FastAPI, tenant: str, contact_id: str, tier: str) -> None:
-    """analytics' customer.segment_changed, through the consumer's handler."""
-    event = InboundEvent(
-        id=str(uuid.uuid4()),
-        type="crm.customer.segment_changed",
-        source="/crm/analytics",
-        tenant_id=tenant,
-        time=datetime.now(UTC),
-        data={
-            "tenant_id": tenant,
-            "contact_id": contact_id,
-            "value_tier": tier,
-            "rfm_segment": "champions",
-            "computed_at": datetime.now(UTC).isoformat(),
-        },
-        subject=contact_id,
-        key=contact_id,
-        topic="crm.analytics.v1",
-        partition=0,
-        offset=0,
-    )
-    uow = UnitOfWork(app.state.sessionmaker, tenant_id=tenant, actor=None, source="/test")
-    async with uow:
-        await apply_segment_changed(uow, event)
 
 
 async def test_a_customer_reply_restarts_the_clocks_under_the_current_policy(

@@ -18,7 +18,7 @@ from crm_tickets.sla.scheduler import Scheduler, scan
 from crm_tickets.tickets import service
 from crm_tickets.tickets.schemas import Requester, TicketCreate
 from tests.conftest import eventually
-from tests.tickets.conftest import open_ticket, tickets_events
+from tests.tickets.conftest import open_ticket, set_tier, tickets_events
 
 T0 = datetime(2026, 11, 16, 8, 0, tzinfo=UTC)  # a Monday, 09:00 in Warsaw
 
@@ -243,3 +243,33 @@ async def test_replies_meet_first_and_next_response(
     assert reopened["status"] == "open"
     running = {(t["target"], t["cycle"]) for t in reopened["sla"] if t["state"] == "running"}
     assert running == {("resolution", 1), ("next_response", 2)}
+
+
+async def test_a_key_customer_gets_priority_not_only_targets(
+    desk: httpx.AsyncClient, tickets_app: FastAPI, tenant: str
+) -> None:
+    await policy(desk, name="standard")
+    key = await policy(
+        desk, name="key", value_tier="key", first_response_minutes=30, minimum_priority="high"
+    )
+    key_urgent = await policy(
+        desk, name="key, urgent", value_tier="key", priority="urgent", first_response_minutes=10
+    )
+    waiting = await open_ticket(desk)
+    assert waiting["priority"] == "normal"
+    await set_tier(tickets_app, tenant, waiting["requester_id"], "key")
+
+    # The open ticket and the next one are raised to the key policy's minimum priority ...
+    raised = (await desk.get(f"/v1/tickets/{waiting['id']}")).json()
+    assert (raised["priority"], raised["sla_policy_id"]) == ("high", key["id"])
+    fresh = await open_ticket(desk, priority="low")
+    assert (fresh["priority"], fresh["sla_policy_id"]) == ("high", key["id"])
+    # ... never lowered, and an urgent one finds the key customers' urgent policy.
+    urgent = await open_ticket(desk, priority="urgent")
+    assert (urgent["priority"], urgent["sla_policy_id"]) == ("urgent", key_urgent["id"])
+    lowered = await desk.patch(
+        f"/v1/tickets/{fresh['id']}",
+        json={"priority": "low"},
+        headers={"If-Match": f'"{fresh["version"]}"'},
+    )
+    assert lowered.json()["priority"] == "high"

@@ -38,6 +38,8 @@ class SlaPolicy(Base, Versioned):
     business_hours: Mapped[bool] = mapped_column(Boolean, default=True)
     escalate_priority: Mapped[bool] = mapped_column(Boolean, default=False)
     escalate_queue_id: Mapped[uuid.UUID | None] = mapped_column()
+    # Tickets under this policy are at least this urgent (a key customer's "normal" is "high").
+    minimum_priority: Mapped[str | None] = mapped_column(String(16))
 
 
 class BusinessCalendar(Base, TenantRow):

@@ -35,7 +35,6 @@ from crm_tickets.tickets import service as ticket_service
 from crm_tickets.tickets.models import Ticket
 
 log = logging.getLogger(__name__)
-PRIORITIES = ("low", "normal", "high", "urgent")
 # Each branch walks its own partial index (a plain OR would filter the primary key instead:
 # 0.8 s instead of 1 ms over a million running timers with nothing due).
 CLAIM = """
@@ -190,8 +189,8 @@ async def _escalate_one(
 ) -> None:
     before_priority, before_queue = ticket.priority, ticket.queue_id
     if policy.escalate_priority:
-        index = PRIORITIES.index(ticket.priority) if ticket.priority in PRIORITIES else 1
-        ticket.priority = PRIORITIES[min(index + 1, len(PRIORITIES) - 1)]
+        index = sla.PRIORITIES.index(ticket.priority)
+        ticket.priority = sla.PRIORITIES[min(index + 1, len(sla.PRIORITIES) - 1)]
         # The raised priority brings its own targets, as when an agent raises it.
         await sla.apply_policy(uow, ticket, at)
     if policy.escalate_queue_id and policy.escalate_queue_id != ticket.queue_id:

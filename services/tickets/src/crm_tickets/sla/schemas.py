@@ -24,6 +24,11 @@ class PolicyCreate(StrictModel):
     business_hours: bool = True
     escalate_priority: bool = False
     escalate_queue_id: uuid.UUID | None = None
+    minimum_priority: Literal["low", "normal", "high", "urgent"] | None = Field(
+        None,
+        description="Tickets under this policy are raised to at least this priority (with a "
+        "`value_tier`: the customer's value sets the priority, not only the targets).",
+    )
 
     @model_validator(mode="after")
     def _some_target(self) -> PolicyCreate:
@@ -48,6 +53,7 @@ class PolicyRead(BaseModel):
     business_hours: bool
     escalate_priority: bool
     escalate_queue_id: uuid.UUID | None
+    minimum_priority: str | None
 
 
 class Span(StrictModel):

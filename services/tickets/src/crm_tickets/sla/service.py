@@ -15,6 +15,7 @@ from crm_tickets.sla.models import BusinessCalendar, SlaPolicy, SlaTimer
 from crm_tickets.tickets.models import Ticket
 
 TARGETS = ("first_response", "next_response", "resolution")
+PRIORITIES = ("low", "normal", "high", "urgent")
 
 
 def now() -> datetime:
@@ -35,6 +36,20 @@ async def choose_policy(uow: UnitOfWork, priority: str, value_tier: str | None) 
         if best is None or score > best[0] or (score == best[0] and p.id < best[1].id):
             best = (score, p)
     return best[1] if best else None
+
+
+async def settle(
+    uow: UnitOfWork, priority: str, value_tier: str | None
+) -> tuple[str, SlaPolicy | None]:
+    """The ticket's priority and policy: the policy chosen for them may raise the priority to
+    its minimum (key customers get priority service), and the raised priority may in turn
+    have a more specific policy."""
+    policy = await choose_policy(uow, priority, value_tier)
+    floor = policy.minimum_priority if policy is not None else None
+    if floor is not None and PRIORITIES.index(floor) > PRIORITIES.index(priority):
+        priority = floor
+        policy = await choose_policy(uow, priority, value_tier)
+    return priority, policy
 
 
 async def tenant_calendar(uow: UnitOfWork) -> Calendar:
@@ -158,7 +173,7 @@ async def get_policy(uow: UnitOfWork, policy_id: uuid.UUID) -> SlaPolicy:
 async def apply_policy(uow: UnitOfWork, ticket: Ticket, at: datetime) -> None:
     """Choose the policy again (the priority or the customer's value tier changed): running
     and paused targets take the new budgets, keeping the working time already used."""
-    policy = await choose_policy(uow, ticket.priority, ticket.value_tier)
+    ticket.priority, policy = await settle(uow, ticket.priority, ticket.value_tier)
     if policy is None or policy.id == ticket.sla_policy_id:
         return
     ticket.sla_policy_id = policy.id

@@ -77,14 +77,14 @@ async def create_ticket(
     if data.asset_id is not None:
         await get_asset(uow, data.asset_id)
     tier = await value_tier(uow, requester_id)
-    policy = await sla.choose_policy(uow, data.priority, tier)
+    priority, policy = await sla.settle(uow, data.priority, tier)
     ticket = Ticket(
         tenant_id=uow.tenant_id,
         subject=data.subject,
         description=data.description,
         requester_id=requester_id,
         channel=data.channel,
-        priority=data.priority,
+        priority=priority,
         category=data.category,
         status="new",
         kind=data.kind,
@@ -279,7 +279,7 @@ async def _reopened(uow: UnitOfWork, ticket: Ticket, at: datetime) -> None:
     still can take it, else through its queue's assignment rule."""
     ticket.solved_at = None
     ticket.value_tier = await value_tier(uow, ticket.requester_id)
-    policy = await sla.choose_policy(uow, ticket.priority, ticket.value_tier)
+    ticket.priority, policy = await sla.settle(uow, ticket.priority, ticket.value_tier)
     ticket.sla_policy_id = policy.id if policy else None
     await _restart(uow, ticket, "resolution", at)
     await _reassign_reopened(uow, ticket)
