@@ -4,7 +4,8 @@
   duplicate check on lead intake.
 - contact.erased removes the person's PII from their leads (converted to them, or carrying one
   of their emails) and drops the local copies, including published outbox copies.
-- contact.merged repoints deals and leads from the merged ids to the survivor.
+- contact.merged repoints deals, leads and known emails from the merged ids to the survivor,
+  remembering what it moved (merge_repoints); contact.unmerged moves exactly that back.
 - erp order.placed / order.cancelled keep `orders`, linked to the deal an order references.
 
 Every handler converges to the same state when replayed (set semantics, no increments).
@@ -14,12 +15,14 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
+from typing import Any
 
-from sqlalchemy import delete, or_, select, text, update
+from sqlalchemy import delete, func, literal, or_, select, text, update
 from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.orm import InstrumentedAttribute
 
 from crm_opportunities.deals.models import Opportunity, Order
-from crm_opportunities.leads.models import ContactEmail, Lead
+from crm_opportunities.leads.models import ContactEmail, Lead, MergeRepoint
 from crm_shared.consumer import Handler, Subscription
 from crm_shared.events.catalog import (
     ContactCreated,
@@ -28,6 +31,7 @@ from crm_shared.events.catalog import (
     ContactMerged,
     ContactUpdated,
 )
+from crm_shared.events.contacts import ContactUnmerged
 from crm_shared.events.envelope import InboundEvent
 from crm_shared.events.erp import OrderCancelled, OrderPlaced
 from crm_shared.uow import UnitOfWork
@@ -93,31 +97,110 @@ async def apply_contact_erased(uow: UnitOfWork, event: InboundEvent) -> None:
     )
 
 
+# What a merge repoints: the record kind (as stored in merge_repoints) -> its person column.
+REPOINTED: dict[str, InstrumentedAttribute[Any]] = {
+    "lead.contact_id": Lead.contact_id,
+    "lead.duplicate_of_contact_id": Lead.duplicate_of_contact_id,
+    "opportunity.person_id": Opportunity.person_id,
+    "contact_email.contact_id": ContactEmail.contact_id,
+}
+
+
 async def apply_contact_merged(uow: UnitOfWork, event: InboundEvent) -> None:
     merged = ContactMerged.model_validate(event.data)
     survivor = uuid.UUID(merged.contact_id)
     losers = [uuid.UUID(i) for i in merged.merged_ids if i != merged.contact_id]
     if not losers:
         return
-    for column in (Lead.contact_id, Lead.duplicate_of_contact_id):
+    for kind, column in REPOINTED.items():
+        if merged.merge_id is not None:  # an undoable merge: remember what moves
+            await _remember(uow, merged.merge_id, survivor, losers, kind, column)
+        await _repoint(uow, column, losers, survivor)
+
+
+async def apply_contact_unmerged(uow: UnitOfWork, event: InboundEvent) -> None:
+    """Move back exactly what the merge moved, for the people restored; a reference changed
+    since (say, a deal handed to another person) is left as it is."""
+    unmerged = ContactUnmerged.model_validate(event.data)
+    survivor = uuid.UUID(unmerged.contact_id)
+    restored = [uuid.UUID(i) for i in unmerged.restored_ids]
+    remembered = (
+        await uow.session.scalars(
+            select(MergeRepoint).where(
+                MergeRepoint.merge_id == unmerged.merge_id,
+                MergeRepoint.original_id.in_(restored),
+            )
+        )
+    ).all()
+    for row in remembered:
+        column = REPOINTED[row.record_kind]
+        model = column.class_
         await uow.session.execute(
-            update(Lead)
-            .where(column.in_(losers))
-            .values({column.key: survivor})
+            update(model)
+            .where(model.id == row.record_id, column == survivor)
+            .values(_bumped(model, {column.key: row.original_id}))
             .execution_options(synchronize_session=False)
         )
+        await uow.session.delete(row)
+    await uow.session.flush()
+
+
+async def _remember(
+    uow: UnitOfWork,
+    merge_id: str,
+    survivor: uuid.UUID,
+    losers: list[uuid.UUID],
+    kind: str,
+    column: InstrumentedAttribute[Any],
+) -> None:
+    model = column.class_
+    moving = select(
+        func.gen_random_uuid(),
+        literal(uow.tenant_id),
+        literal(merge_id),
+        literal(survivor),
+        column,
+        literal(kind),
+        model.id,
+        func.now(),
+    ).where(column.in_(losers))
     await uow.session.execute(
-        update(Opportunity)
-        .where(Opportunity.person_id.in_(losers))
-        .values(person_id=survivor, version=Opportunity.version + 1)
+        insert(MergeRepoint)
+        .from_select(
+            [
+                "id",
+                "tenant_id",
+                "merge_id",
+                "survivor_id",
+                "original_id",
+                "record_kind",
+                "record_id",
+                "repointed_at",
+            ],
+            moving,
+        )
+        .on_conflict_do_nothing()
+    )
+
+
+async def _repoint(
+    uow: UnitOfWork,
+    column: InstrumentedAttribute[Any],
+    losers: list[uuid.UUID],
+    survivor: uuid.UUID,
+) -> None:
+    model = column.class_
+    await uow.session.execute(
+        update(model)
+        .where(column.in_(losers))
+        .values(_bumped(model, {column.key: survivor}))
         .execution_options(synchronize_session=False)
     )
-    await uow.session.execute(
-        update(ContactEmail)
-        .where(ContactEmail.contact_id.in_(losers))
-        .values(contact_id=survivor)
-        .execution_options(synchronize_session=False)
-    )
+
+
+def _bumped(model: Any, values: dict[str, Any]) -> dict[str, Any]:
+    """A deal whose person changes is a new version of it (its ETag changes)."""
+    return values | {"version": model.version + 1} if model is Opportunity else values
 
 
 async def apply_order_placed(uow: UnitOfWork, event: InboundEvent) -> None:
@@ -164,6 +247,7 @@ HANDLERS: dict[tuple[str, str], Handler] = {
     (ContactDeleted.topic, ContactDeleted.type): apply_contact_deleted,
     (ContactErased.topic, ContactErased.type): apply_contact_erased,
     (ContactMerged.topic, ContactMerged.type): apply_contact_merged,
+    (ContactUnmerged.topic, ContactUnmerged.type): apply_contact_unmerged,
     (OrderPlaced.topic, OrderPlaced.type): apply_order_placed,
     (OrderCancelled.topic, OrderCancelled.type): apply_order_cancelled,
 }

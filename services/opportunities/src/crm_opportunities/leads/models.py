@@ -4,7 +4,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Boolean, DateTime, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import Boolean, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -115,3 +115,22 @@ class ContactEmail(Base, TenantRow):
 
     contact_id: Mapped[uuid.UUID] = mapped_column(index=True)
     email: Mapped[str] = mapped_column(String(320))
+
+
+class MergeRepoint(Base, TenantRow):
+    """A reference that a `contact.merged` moved from `original_id` to `survivor_id`, kept so
+    a `contact.unmerged` can move exactly that back (records added later stay with the
+    survivor). `record_kind` names the column, `record_id` the row."""
+
+    __tablename__ = "merge_repoints"
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "merge_id", "record_kind", "record_id"),
+        Index("ix_merge_repoints_tenant_merge_original", "tenant_id", "merge_id", "original_id"),
+    )
+
+    merge_id: Mapped[str] = mapped_column(String(100))
+    survivor_id: Mapped[uuid.UUID] = mapped_column()
+    original_id: Mapped[uuid.UUID] = mapped_column()
+    record_kind: Mapped[str] = mapped_column(String(40))
+    record_id: Mapped[uuid.UUID] = mapped_column()
+    repointed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
