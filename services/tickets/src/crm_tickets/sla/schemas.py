@@ -14,6 +14,22 @@ Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 
 
 class PolicyCreate(StrictModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "name": "Key customers",
+                    "value_tier": "key",
+                    "first_response_minutes": 30,
+                    "next_response_minutes": 60,
+                    "resolution_minutes": 480,
+                    "minimum_priority": "high",
+                    "escalate_priority": True,
+                }
+            ]
+        }
+    )
+
     name: Annotated[str, Field(min_length=1, max_length=100)]
     priority: Literal["low", "normal", "high", "urgent"] | None = None
     value_tier: Literal["key", "standard", "low", "unprofitable"] | None = None
