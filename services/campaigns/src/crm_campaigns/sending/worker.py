@@ -1,13 +1,28 @@
 """The sender: works off the members of running campaigns, rate limited, with exactly-once
 bookkeeping across restarts.
 
-Per member: (1) a short transaction claims it (`pending` -> `sending`, checked again against
-consent and do-not-contact, which may have changed since the build); (2) the adapter sends;
-(3) a second transaction marks it `sent` and records the `sent` touch (outbox events). A
-graceful stop happens only between messages and hands back what it had claimed, so a restart
-sends nobody twice and skips nobody. Only a hard crash between (2) and (3) leaves a member in
-doubt: after `send_lease_s` it is sent again with the same Message-ID, so the receiver can
-recognise it.
+Claim, then send, one member at a time: (1) a short transaction claims the next member
+(`pending` -> `sending`, `claimed_at`, `attempts + 1`), checked again against consent,
+do-not-contact and an address, which may have changed since the build (`suppressed` if not);
+(2) the adapter sends, with a Message-ID derived from the campaign and the member
+(`<campaign_id.contact_id@campaigns.crm>`); (3) a second transaction marks the member `sent` and
+records the `sent` touch (its events go through the outbox in that commit).
+
+What this guarantees, exactly:
+- Nobody is skipped: a member claimed but never confirmed (the process died anywhere between
+  (1) and (3)) is claimed again once its lease (`send_lease_s`) has expired, by this sender
+  after a restart or by any other. A member ends `sent`, `suppressed` (no longer reachable) or
+  `failed` (`send_max_attempts` tries that raised or went unconfirmed, kept in `last_error`).
+- Nobody is sent twice, except in the one window SMTP leaves open: after the server has taken
+  the message and before (3) commits (including a connection lost before its 250 reply was
+  read). SMTP cannot be asked whether a server took a message, so that member, and only that
+  one per crash (claims are one at a time), is sent again after the lease, with the same
+  Message-ID: the copy is recognisable, and receivers that deduplicate by Message-ID drop it.
+  Its bookkeeping (`sent_at`, the `sent` touch and events) is recorded once either way.
+- A graceful stop (SIGTERM) finishes the message in flight and its commit, and claims nothing
+  more: a restart after it sends nobody twice.
+The lease must outlast one send (the SMTP timeout, 30 s), or a live but slow sender's member
+could be claimed again.
 
 Runs as a job of the service's consumer/worker process (`sender_job`, ServiceSpec.jobs).
 """
@@ -22,7 +37,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pydantic_settings import BaseSettings, SettingsConfigDict
-from sqlalchemy import and_, case, exists, select, true, update
+from sqlalchemy import Select, and_, case, exists, select, true, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from crm_campaigns.campaigns.models import Campaign, CampaignMember, SendJob
@@ -154,96 +169,105 @@ class Sender:
         return worked
 
     async def _work_job(self, campaign_id: uuid.UUID, tenant_id: str) -> bool:
-        claimed, campaign = await self._claim(campaign_id, tenant_id)
+        """Up to `send_batch_size` members of one campaign, then the next campaign's turn."""
+        campaign = await self._running(campaign_id, tenant_id)
         if campaign is None:
             return False
-        if not claimed:
-            await self._finish_if_done(campaign_id, tenant_id)
-            return False
         adapter = self.adapters.get(campaign.channel)
-        pending = list(claimed)
-        try:
-            while pending and not self._stopping.is_set():
-                person = pending.pop(0)
-                await self.limiter.acquire()
-                await self._send_one(campaign, person, adapter)
-        finally:
-            if pending:  # graceful stop: hand back what was claimed but not sent
-                await self._release(campaign_id, tenant_id, [p.contact_id for p in pending])
+        for sent in range(self.settings.send_batch_size):
+            if self._stopping.is_set():
+                return sent > 0
+            await self.limiter.acquire()
+            person = await self._claim(campaign)
+            if person is None:
+                if sent == 0:
+                    await self._finish_if_done(campaign_id, tenant_id)
+                return sent > 0
+            await self._send_one(campaign, person, adapter)
         return True
 
-    async def _claim(
-        self, campaign_id: uuid.UUID, tenant_id: str
-    ) -> tuple[list[Any], Campaign | None]:
-        now = datetime.now(UTC)
+    async def _running(self, campaign_id: uuid.UUID, tenant_id: str) -> Campaign | None:
         async with self._uow(tenant_id) as uow:
             campaign = await uow.session.get(Campaign, campaign_id)
             if campaign is None or campaign.status != "running":
-                return [], None
+                return None
             uow.session.expunge(campaign)
-            stale = now - timedelta(seconds=self.settings.send_lease_s)
-            rows = (
-                await uow.session.execute(
-                    select(
-                        M.contact_id,
-                        P.first_name,
-                        P.last_name,
-                        P.email,
-                        P.phone,
-                        P.do_not_contact,
-                        P.deleted_at,
-                        P.erased_at,
-                        exists()
-                        .where(
-                            C.tenant_id == M.tenant_id,
-                            C.contact_id == M.contact_id,
-                            C.channel == CONSENT_CHANNEL[campaign.channel],
-                            C.purpose == "marketing",
-                            C.status == "granted",
-                        )
-                        .label("consented"),
-                    )
-                    .select_from(
-                        CampaignMember.__table__.outerjoin(
-                            ProjectedPerson.__table__,
-                            and_(P.tenant_id == M.tenant_id, P.contact_id == M.contact_id),
-                        )
-                    )
-                    .where(
-                        M.campaign_id == campaign_id,
-                        (M.send_status == "pending")
-                        | ((M.send_status == "sending") & (M.claimed_at < stale)),
-                    )
-                    .order_by(M.contact_id)
-                    .limit(self.settings.send_batch_size)
-                    .with_for_update(of=CampaignMember.__table__, skip_locked=True)
-                )
-            ).all()
-            claimed: list[tuple[Any, str | None]] = []
-            suppressed: list[tuple[Any, str | None]] = []
-            for row in rows:
-                reason = self._unsendable(campaign.channel, row)
-                (suppressed if reason else claimed).append((row, reason))
-            for row, reason in suppressed:
+            return campaign
+
+    async def _claim(self, campaign: Campaign) -> Any | None:
+        """The next member to send to, claimed in its own committed transaction; members that
+        can no longer be reached are suppressed on the way, those in doubt too often fail."""
+        now = datetime.now(UTC)
+        async with self._uow(campaign.tenant_id) as uow:
+            while True:
+                row = (await uow.session.execute(self._next_member(campaign, now))).first()
+                if row is None:
+                    return None
+                outcome, reason = self._settle(campaign.channel, row)
                 await uow.session.execute(
                     update(CampaignMember)
                     .where(
-                        M.tenant_id == tenant_id,
-                        M.campaign_id == campaign_id,
+                        M.tenant_id == campaign.tenant_id,
+                        M.campaign_id == campaign.id,
                         M.contact_id == row.contact_id,
                     )
-                    .values(send_status="suppressed", last_error=reason)
-                )
-            if claimed:
-                await uow.session.execute(
-                    update(CampaignMember)
-                    .where(
-                        M.campaign_id == campaign_id,
-                        M.contact_id.in_([r.contact_id for r, _ in claimed]),
+                    .values(
+                        send_status=outcome,
+                        claimed_at=now,
+                        attempts=M.attempts + int(outcome == "sending"),
+                        last_error=reason or M.last_error,
                     )
-                    .values(send_status="sending", claimed_at=now, attempts=M.attempts + 1)
                 )
-        return [r for r, _ in claimed], campaign
+                if outcome == "sending":
+                    return row
+
+    def _next_member(self, campaign: Campaign, now: datetime) -> Select[Any]:
+        stale = now - timedelta(seconds=self.settings.send_lease_s)
+        consented = exists().where(
+            C.tenant_id == M.tenant_id,
+            C.contact_id == M.contact_id,
+            C.channel == CONSENT_CHANNEL[campaign.channel],
+            C.purpose == "marketing",
+            C.status == "granted",
+        )
+        return (
+            select(
+                M.contact_id,
+                M.send_status,
+                M.attempts,
+                P.first_name,
+                P.last_name,
+                P.email,
+                P.phone,
+                P.do_not_contact,
+                P.deleted_at,
+                P.erased_at,
+                consented.label("consented"),
+            )
+            .select_from(
+                CampaignMember.__table__.outerjoin(
+                    ProjectedPerson.__table__,
+                    and_(P.tenant_id == M.tenant_id, P.contact_id == M.contact_id),
+                )
+            )
+            .where(
+                M.campaign_id == campaign.id,
+                (M.send_status == "pending")
+                | ((M.send_status == "sending") & (M.claimed_at < stale)),
+            )
+            .order_by(M.contact_id)
+            .limit(1)
+            .with_for_update(of=CampaignMember.__table__, skip_locked=True)
+        )
+
+    def _settle(self, channel: str, row: Any) -> tuple[str, str | None]:
+        """`sending` (claim it), `suppressed` or `failed`, with the reason."""
+        reason = self._unsendable(channel, row)
+        if reason:
+            return "suppressed", reason
+        if row.send_status == "sending" and row.attempts >= self.settings.send_max_attempts:
+            return "failed", f"unconfirmed after {row.attempts} attempts"
+        return "sending", None
 
     @staticmethod
     def _unsendable(channel: str, row: Any) -> str | None:
@@ -320,20 +344,6 @@ class Sender:
                 )
             )
 
-    async def _release(
-        self, campaign_id: uuid.UUID, tenant_id: str, contact_ids: list[uuid.UUID]
-    ) -> None:
-        async with self._uow(tenant_id) as uow:
-            await uow.session.execute(
-                update(CampaignMember)
-                .where(
-                    M.campaign_id == campaign_id,
-                    M.contact_id.in_(contact_ids),
-                    M.send_status == "sending",
-                )
-                .values(send_status="pending", claimed_at=None, attempts=M.attempts - 1)
-            )
-
     async def _finish_if_done(self, campaign_id: uuid.UUID, tenant_id: str) -> None:
         async with self._uow(tenant_id) as uow:
             open_members = await uow.session.scalar(
@@ -361,5 +371,5 @@ async def sender_job(
     sender = Sender(service_settings, sessionmaker, settings, default_adapters(settings))
     task = asyncio.create_task(sender.run())
     await stopping.wait()
-    sender.stop()  # hands back unsent claims before the process exits
+    sender.stop()  # finishes the message in flight, claims nothing more
     await task
