@@ -3,6 +3,7 @@ withdraw consent; effectiveness from touches and attributed wins."""
 
 from __future__ import annotations
 
+from collections import Counter
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -18,6 +19,7 @@ from tests.campaigns.helpers import (
     make_segment,
     members,
     move,
+    new_id,
     tagged,
 )
 from tests.helpers import count_rows, outbox_events
@@ -183,6 +185,34 @@ async def test_batch_intake_is_all_or_nothing_and_deduplicates(
     again = await capi.post("/v1/touches/batch", json={"touches": batch[:2]})
     assert again.json() == {"recorded": 0, "duplicates": 2}
     assert await count_rows(campaigns_owner, "touches", tenant) == 2
+
+
+async def test_a_batch_books_first_times_events_and_unsubscribes_like_single_callbacks(
+    capi: httpx.AsyncClient, feed: Feeder, campaigns_owner: AsyncEngine, tenant: str
+) -> None:
+    a, b = await feed.person(tags=["bb"]), await feed.person(tags=["bb"])
+    cid = await running_campaign(capi, "bb")
+    later, earlier = "2027-03-03T10:00:00Z", "2027-03-02T08:00:00Z"
+    batch = [
+        touch(cid, a, "opened", "bb-1") | {"occurred_at": later},
+        touch(cid, a, "opened", "bb-2") | {"occurred_at": earlier},
+        touch(cid, a, "clicked", "bb-3"),
+        touch(cid, b, "unsubscribed", "bb-4"),
+    ]
+    assert (await capi.post("/v1/touches/batch", json={"touches": batch})).json() == {
+        "recorded": 4,
+        "duplicates": 0,
+    }
+    by_person = {m["contact_id"]: m for m in await members(capi, cid)}
+    assert by_person[a]["opened_at"] == earlier and by_person[a]["clicked_at"] is not None
+    assert by_person[b]["unsubscribed_at"] is not None and by_person[b]["opened_at"] is None
+    types = Counter(e["type"] for e in await outbox_events(campaigns_owner, tenant))
+    assert types["crm.campaign.touch_recorded"] == 4 and types["crm.interaction.logged"] == 4
+    assert types["crm.consent.withdrawn"] == 1
+    unknown = touch(new_id(), a, "opened", "bb-5")
+    refused = await capi.post("/v1/touches/batch", json={"touches": [batch[0], unknown]})
+    assert refused.status_code == 404
+    assert await count_rows(campaigns_owner, "touches", tenant) == 4
 
 
 async def test_effectiveness_per_channel_sums_campaigns(
