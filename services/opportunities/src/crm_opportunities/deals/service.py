@@ -6,7 +6,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import select
 
 from crm_opportunities.database import insert_row
 from crm_opportunities.deals.models import Opportunity, Order, StageChange
@@ -145,7 +145,7 @@ async def update_opportunity(
     opp, stages = await _lock_with_stages(uow, vis, opp_id, target)
     check_version(opp.version, expected_version)
     fields = data.model_fields_set
-    before = {name: getattr(opp, name) for name in TRACKED}
+    stored = {name: getattr(opp, name) for name in OPP_COLUMNS}
     moved = False
     for name in ("name", "amount", "currency"):
         value = getattr(data, name)
@@ -178,11 +178,11 @@ async def update_opportunity(
         opp.probability_override if opp.probability_override is not None else stage.probability
     )
     opp.updated_at = datetime.now(UTC)
-    await uow.session.flush()
+    await _write_back(uow, opp, stored)
     # A stage move already tells of the probability and reason it implies.
     implied = {"probability", "close_reason"} if moved else set()
     changed = sorted(
-        name for name in TRACKED if name not in implied and getattr(opp, name) != before[name]
+        name for name in TRACKED if name not in implied and getattr(opp, name) != stored[name]
     )
     if changed:
         publish_updated(uow, opp, changed)
@@ -202,29 +202,58 @@ def publish_updated(uow: UnitOfWork, opp: Opportunity, changed: list[str]) -> No
     )
 
 
+# A stage change (a card dragged across the board) is the deals' hot path: the deal and its
+# stages are read, and the deal written back, as fixed SQL on the driver; the logic between
+# works on untracked model objects.
+OPP_COLUMNS = [c.name for c in Opportunity.__table__.columns]
+LOCK_WITH_STAGES = """
+    SELECT o.*, s.id AS stage_id_, s.name AS stage_name_, s.position AS stage_position_,
+           s.probability AS stage_probability_, s.kind AS stage_kind_
+    FROM opportunities o
+    JOIN stages s ON s.pipeline_id = o.pipeline_id AND (s.id = o.stage_id OR s.id = $2)
+    WHERE o.id = $1 AND o.deleted_at IS NULL
+      AND ($3 OR o.owner_id = ANY($4::varchar[]) OR o.team_id = ANY($5::uuid[]))
+    FOR UPDATE OF o
+"""
+
+
 async def _lock_with_stages(
     uow: UnitOfWork, vis: Visibility, opp_id: uuid.UUID, target: uuid.UUID | None
 ) -> tuple[Opportunity, list[Stage]]:
     """The deal, locked, with its current stage and `target` when that is a stage of its
     pipeline: one round trip for what a stage change reads."""
-    wanted = Stage.id == Opportunity.stage_id
-    if target is not None:
-        wanted = or_(wanted, Stage.id == target)
-    query = (
-        select(Opportunity, Stage)
-        .join(Stage, Stage.pipeline_id == Opportunity.pipeline_id)
-        .where(
-            Opportunity.id == opp_id,
-            Opportunity.deleted_at.is_(None),
-            vis.clause(Opportunity.owner_id, Opportunity.team_id),
-            wanted,
-        )
-        .with_for_update(of=Opportunity)
+    rows = await (await uow.driver()).fetch(
+        LOCK_WITH_STAGES, opp_id, target, vis.everything, sorted(vis.users), sorted(vis.teams)
     )
-    rows = (await uow.session.execute(query)).all()
     if not rows:  # another owner's deal is as invisible as a missing one
         raise NotFound(f"No opportunity {opp_id}.")
-    return rows[0][0], [stage for _, stage in rows]
+    opp = Opportunity(**{name: rows[0][name] for name in OPP_COLUMNS})
+    stages = [
+        Stage(
+            id=row["stage_id_"],
+            tenant_id=opp.tenant_id,
+            pipeline_id=opp.pipeline_id,
+            name=row["stage_name_"],
+            position=row["stage_position_"],
+            probability=row["stage_probability_"],
+            kind=row["stage_kind_"],
+        )
+        for row in rows
+    ]
+    return opp, stages
+
+
+async def _write_back(uow: UnitOfWork, opp: Opportunity, before: dict[str, Any]) -> None:
+    """UPDATE the columns that changed, as the next version (the row is locked)."""
+    changed = [name for name in OPP_COLUMNS if getattr(opp, name) != before[name]]
+    sets = "".join(f"{name} = ${n}, " for n, name in enumerate(changed, start=3))
+    await (await uow.driver()).execute(
+        f"UPDATE opportunities SET {sets}version = version + 1 WHERE id = $1 AND version = $2",
+        opp.id,
+        opp.version,
+        *(getattr(opp, name) for name in changed),
+    )
+    opp.version += 1
 
 
 async def _move(
