@@ -463,7 +463,7 @@ def markdown(results: dict[str, Any]) -> str:
         "",
         f"{results['deals']} deals; closed loop, {results['concurrency']} concurrent callers "
         "(forecast: 1); in-process ASGI. Reference: bare Starlette + the same JWT check + raw "
-        "asyncpg running the same SQL, in the same run.",
+        "asyncpg doing the same work in the fewest statements, in the same run.",
         "",
         "| path | service /s | p50 ms | p99 ms | reference /s | p50 ms | p99 ms | ratio |",
         "|---|---|---|---|---|---|---|---|",
