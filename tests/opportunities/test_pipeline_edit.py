@@ -4,10 +4,13 @@ holding deals cannot be deleted (409)."""
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 import httpx
+from sqlalchemy.ext.asyncio import AsyncEngine
 
+from tests.helpers import outbox_events
 from tests.opportunities.conftest import Api, ok
 from tests.opportunities.helpers import make_deal, make_pipeline, stage
 
@@ -68,7 +71,7 @@ async def test_a_stage_with_deals_cannot_be_deleted(admin: httpx.AsyncClient) ->
 
 
 async def test_a_new_default_probability_reaches_deals_without_an_override(
-    admin: httpx.AsyncClient,
+    admin: httpx.AsyncClient, opp_owner: AsyncEngine, tenant: str
 ) -> None:
     pipeline = await make_pipeline(admin)
     propose = stage(pipeline, "Propose")
@@ -84,6 +87,11 @@ async def test_a_new_default_probability_reaches_deals_without_an_override(
     assert deal.headers["etag"] == f'"{follows["version"] + 1}"'
     kept = await ok(await admin.get(f"/v1/opportunities/{overridden['id']}"))
     assert kept["probability"] == "90.00"
+    updated = [e for e in await outbox_events(opp_owner, tenant) if e["type"].endswith("updated")]
+    assert [(e["data"]["opportunity_id"], e["data"]["changed"]) for e in updated] == [
+        (follows["id"], ["probability"])
+    ]
+    assert Decimal(str(updated[0]["data"]["probability"])) == 55
     # The deal's new ETag is the one to edit it with.
     moved = await edit(
         admin, "PATCH", f"/v1/opportunities/{follows['id']}", follows["version"] + 1, {"name": "x"}

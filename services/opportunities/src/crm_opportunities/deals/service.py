@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import select
 
 from crm_opportunities.database import insert_row
+from crm_opportunities.deals.events import ids_of, publish_updated
 from crm_opportunities.deals.models import Opportunity, Order, StageChange
 from crm_opportunities.deals.schemas import OpportunityCreate, OpportunityFilters, OpportunityUpdate
 from crm_opportunities.pipelines.models import Stage
@@ -20,7 +21,6 @@ from crm_shared.events.opportunities import (
     OpportunityCreated,
     OpportunityLost,
     OpportunityStageChanged,
-    OpportunityUpdated,
     OpportunityWon,
 )
 from crm_shared.pagination import PageParams
@@ -92,7 +92,7 @@ async def create_opportunity(
     )
     uow.publish(
         OpportunityCreated(
-            **_ids(uow, opp),
+            **ids_of(uow, opp),
             name=opp.name,
             stage_id=str(stage.id),
             source_campaign_id=opp.source_campaign_id,
@@ -189,19 +189,6 @@ async def update_opportunity(
     return opp
 
 
-def publish_updated(uow: UnitOfWork, opp: Opportunity, changed: list[str]) -> None:
-    uow.publish(
-        OpportunityUpdated(
-            **_ids(uow, opp),
-            name=opp.name,
-            stage_id=str(opp.stage_id),
-            probability=opp.probability,
-            expected_close_date=opp.expected_close_date,
-            changed=changed,
-        )
-    )
-
-
 # A stage change (a card dragged across the board) is the deals' hot path: the deal and its
 # stages are read, and the deal written back, as fixed SQL on the driver; the logic between
 # works on untracked model objects.
@@ -279,7 +266,7 @@ async def _move(
     await insert_row(uow, change)
     uow.publish(
         OpportunityStageChanged(
-            **_ids(uow, opp),
+            **ids_of(uow, opp),
             from_stage_id=str(old.id),
             to_stage_id=str(new.id),
             changed_at=now,
@@ -294,14 +281,14 @@ def _publish_close(uow: UnitOfWork, opp: Opportunity, now: datetime) -> None:
     if opp.status == "won":
         uow.publish(
             OpportunityWon(
-                **_ids(uow, opp),
+                **ids_of(uow, opp),
                 won_at=now,
                 source_campaign_id=opp.source_campaign_id,
                 reason=opp.close_reason,
             )
         )
     elif opp.status == "lost":
-        uow.publish(OpportunityLost(**_ids(uow, opp), lost_at=now, reason=opp.close_reason))
+        uow.publish(OpportunityLost(**ids_of(uow, opp), lost_at=now, reason=opp.close_reason))
 
 
 async def stage_history(uow: UnitOfWork, vis: Visibility, opp_id: uuid.UUID) -> list[StageChange]:
@@ -332,19 +319,6 @@ async def win_from_quote(uow: UnitOfWork, opp: Opportunity, reason: str) -> None
     await _move(uow, opp, old, won, reason)
     opp.probability = won.probability
     opp.updated_at = datetime.now(UTC)
-
-
-def _ids(uow: UnitOfWork, opp: Opportunity) -> dict[str, Any]:
-    return {
-        "tenant_id": uow.tenant_id,
-        "contact_id": str(opp.person_id),
-        "opportunity_id": str(opp.id),
-        "company_id": str(opp.company_id) if opp.company_id else None,
-        "owner_id": opp.owner_id,
-        "pipeline_id": str(opp.pipeline_id),
-        "amount": opp.amount,
-        "currency": opp.currency,
-    }
 
 
 def _stage_in(stages: list[Stage], stage_id: uuid.UUID, pointer: str) -> Stage:

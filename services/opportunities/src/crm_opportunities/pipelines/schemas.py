@@ -70,7 +70,7 @@ class StageCreate(StageIn):
 class StageUpdate(StrictModel):
     """Fields present replace the stored value. A stage holding deals keeps its kind (their
     status would change with it); a new probability applies to its open deals without an
-    override."""
+    override (each published as crm.opportunity.updated)."""
 
     name: Annotated[str, Field(min_length=1, max_length=100)] | None = None
     probability: Percent | None = None

@@ -9,8 +9,9 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 
+from crm_opportunities.deals.events import publish_updated
 from crm_opportunities.deals.models import Opportunity
 from crm_opportunities.pipelines.models import Pipeline, Stage
 from crm_opportunities.pipelines.schemas import (
@@ -166,17 +167,19 @@ async def _deals_in(uow: UnitOfWork, stage: Stage) -> int:
 
 
 async def _follow_default(uow: UnitOfWork, stage: Stage) -> None:
-    """Deals without an override take their stage's probability."""
-    await uow.session.execute(
-        update(Opportunity)
-        .where(Opportunity.stage_id == stage.id, Opportunity.probability_override.is_(None))
-        .values(
-            probability=stage.probability,
-            version=Opportunity.version + 1,
-            updated_at=datetime.now(UTC),
-        )
-        .execution_options(synchronize_session=False)
+    """Deals without an override take their stage's new probability, each as an update."""
+    query = select(Opportunity).where(
+        Opportunity.stage_id == stage.id,
+        Opportunity.probability_override.is_(None),
+        Opportunity.deleted_at.is_(None),
     )
+    deals = (await uow.session.scalars(query.order_by(Opportunity.id).with_for_update())).all()
+    now = datetime.now(UTC)
+    for deal in deals:
+        deal.probability, deal.updated_at = stage.probability, now
+    await uow.session.flush()
+    for deal in deals:
+        publish_updated(uow, deal, ["probability"])
 
 
 async def _save(uow: UnitOfWork, pipeline: Pipeline, stages: list[Stage]) -> Pipeline:

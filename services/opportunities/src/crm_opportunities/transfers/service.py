@@ -8,8 +8,9 @@ from datetime import UTC, datetime
 
 from sqlalchemy import select
 
+from crm_opportunities.deals.events import publish_updated
 from crm_opportunities.deals.models import Opportunity
-from crm_opportunities.deals.service import check_owner, publish_updated
+from crm_opportunities.deals.service import check_owner
 from crm_opportunities.leads.models import Lead
 from crm_opportunities.leads.routing import Assignment, record_assignment
 from crm_opportunities.teams.service import Visibility, team_of
