@@ -78,7 +78,14 @@ WINDOWS = {
 }
 
 REFERENCE_BUILD = """
-WITH classified AS (
+WITH at_cap AS (
+  SELECT o.contact_id FROM campaign_members o JOIN campaigns k ON k.id = o.campaign_id
+  WHERE o.tenant_id = $1 AND o.campaign_id <> $2 AND o.send_status <> 'suppressed'
+    AND k.status <> 'cancelled'
+    AND o.planned_at > $3::timestamptz - interval '30 days'
+    AND o.planned_at < $3::timestamptz + interval '30 days'
+  GROUP BY o.contact_id HAVING count(*) >= 1
+), classified AS (
   SELECT p.contact_id,
     CASE
       WHEN p.country = 'DE' THEN 'excluded_segment'
@@ -87,14 +94,9 @@ WITH classified AS (
              AND c.contact_id = p.contact_id AND c.channel = 'email'
              AND c.purpose = 'marketing' AND c.status = 'granted') THEN 'no_consent'
       WHEN p.email IS NULL THEN 'no_address'
-      WHEN (SELECT count(*) FROM campaign_members o JOIN campaigns k ON k.id = o.campaign_id
-            WHERE o.tenant_id = p.tenant_id AND o.contact_id = p.contact_id
-              AND o.campaign_id <> $2 AND o.send_status <> 'suppressed'
-              AND k.status <> 'cancelled'
-              AND o.planned_at > $3::timestamptz - interval '30 days'
-              AND o.planned_at < $3::timestamptz + interval '30 days') >= 1 THEN 'frequency_cap'
+      WHEN a.contact_id IS NOT NULL THEN 'frequency_cap'
     END AS reason
-  FROM people p
+  FROM people p LEFT JOIN at_cap a ON a.contact_id = p.contact_id
   WHERE p.version > 0 AND p.deleted_at IS NULL AND p.erased_at IS NULL
     AND p.tags && $4::varchar[] AND p.lifecycle_stage IN ('customer', 'lead')
 ), members AS (

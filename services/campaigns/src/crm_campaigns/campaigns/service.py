@@ -11,8 +11,10 @@ from typing import Any, Literal
 from sqlalchemy import (
     ColumnElement,
     DateTime,
+    FromClause,
     Integer,
     String,
+    Subquery,
     Uuid,
     and_,
     case,
@@ -355,26 +357,13 @@ async def build_audience(uow: UnitOfWork, campaign_id: uuid.UUID) -> AudienceRep
     preferred: ColumnElement[bool] = true()
     if campaign.honour_preferred_channel:
         preferred = or_(P.preferred_channel.is_(None), P.preferred_channel == campaign.channel)
+    people: FromClause = ProjectedPerson.__table__
     capped: ColumnElement[bool] = false()
     policy = await get_policy(uow)
     if policy is not None:
-        other = CampaignMember.__table__.alias("other")
-        window = timedelta(days=policy.period_days)
-        touches = (
-            select(func.count())
-            .select_from(other.join(Campaign, Campaign.id == other.c.campaign_id))
-            .where(
-                other.c.tenant_id == P.tenant_id,
-                other.c.contact_id == P.contact_id,
-                other.c.campaign_id != campaign.id,
-                other.c.send_status != "suppressed",
-                Campaign.status != "cancelled",
-                other.c.planned_at > at - window,
-                other.c.planned_at < at + window,
-            )
-            .scalar_subquery()
-        )
-        capped = touches >= policy.max_touches
+        at_cap = _at_cap(uow.tenant_id, campaign.id, at, policy)
+        people = people.outerjoin(at_cap, at_cap.c.contact_id == P.contact_id)
+        capped = at_cap.c.contact_id.is_not(None)
     reason = case(
         (excluded, "excluded_segment"),
         (P.do_not_contact, "do_not_contact"),
@@ -386,6 +375,7 @@ async def build_audience(uow: UnitOfWork, campaign_id: uuid.UUID) -> AudienceRep
     )
     classified = (
         select(P.contact_id, reason.label("reason"))
+        .select_from(people)
         .where(reachable(), or_(*(condition(s) for s in includes)))
         .cte("classified")
     )
@@ -422,6 +412,32 @@ async def build_audience(uow: UnitOfWork, campaign_id: uuid.UUID) -> AudienceRep
     campaign.audience_built_at = _now()
     await uow.session.flush()
     return report
+
+
+def _at_cap(
+    tenant_id: str, campaign_id: uuid.UUID, at: datetime, policy: ContactPolicy
+) -> Subquery:
+    """People other campaigns (not cancelled) already plan to touch `max_touches` times within
+    the period around `at`. One grouped pass, joined to the people: a count per person instead
+    turns quadratic when the planner believes campaign_members is nearly empty (statistics
+    not yet caught up with a large build)."""
+    other = CampaignMember.__table__.alias("other")
+    window = timedelta(days=policy.period_days)
+    return (
+        select(other.c.contact_id)
+        .select_from(other.join(Campaign, Campaign.id == other.c.campaign_id))
+        .where(
+            other.c.tenant_id == tenant_id,
+            other.c.campaign_id != campaign_id,
+            other.c.send_status != "suppressed",
+            Campaign.status != "cancelled",
+            other.c.planned_at > at - window,
+            other.c.planned_at < at + window,
+        )
+        .group_by(other.c.contact_id)
+        .having(func.count() >= policy.max_touches)
+        .subquery("at_cap")
+    )
 
 
 async def list_members(
