@@ -174,6 +174,17 @@ async def test_erp_orders_become_assets_under_warranty(
         ticket["asset"]["warranty_until"]
         == (recent.date().replace(year=recent.year + 2)).isoformat()
     )
+    # Another customer's ticket cannot carry this purchase (nor show its warranty).
+    other = await desk.post(
+        "/v1/tickets",
+        json={
+            "subject": "Mine too?",
+            "requester": {"person_id": str(uuid.uuid4())},
+            "asset_id": current["id"],
+        },
+    )
+    assert other.status_code == 422
+    assert [e["pointer"] for e in other.json()["errors"]] == ["/asset_id"]
 
 
 async def test_contacts_events_feed_matching_erasure_and_merges(

@@ -17,7 +17,7 @@ from sqlalchemy.orm import make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 
 from crm_shared.auth import Principal
-from crm_shared.errors import Conflict, NotFound, Unprocessable
+from crm_shared.errors import Conflict, NotFound, Unprocessable, ValidationFailed
 from crm_shared.events.common import SourceRef
 from crm_shared.events.tickets import (
     CsatSubmitted,
@@ -75,7 +75,7 @@ async def create_ticket(
     if data.queue_id is not None:
         await queues.get_queue(uow, data.queue_id)
     if data.asset_id is not None:
-        await get_asset(uow, data.asset_id)
+        await requester_asset(uow, data.asset_id, requester_id)
     tier = await value_tier(uow, requester_id)
     priority, policy = await sla.settle(uow, data.priority, tier)
     ticket = Ticket(
@@ -225,7 +225,7 @@ async def update_ticket(uow: UnitOfWork, ticket: Ticket, data: TicketUpdate) -> 
         ticket.tags = list(data.tags or [])
     if "asset_id" in present:
         if data.asset_id is not None:
-            await get_asset(uow, data.asset_id)
+            await requester_asset(uow, data.asset_id, ticket.requester_id)
         ticket.asset_id = data.asset_id
     if "order_id" in present:
         ticket.order_id = data.order_id
@@ -651,6 +651,18 @@ async def get_asset(uow: UnitOfWork, asset_id: uuid.UUID) -> Asset:
     asset = await uow.session.scalar(select(Asset).where(Asset.id == asset_id))
     if asset is None:
         raise NotFound(f"No asset {asset_id}.")
+    return asset
+
+
+async def requester_asset(uow: UnitOfWork, asset_id: uuid.UUID, requester_id: uuid.UUID) -> Asset:
+    """The asset, if it is the requester's: another customer's purchase (and its warranty) has
+    no place on this ticket."""
+    asset = await get_asset(uow, asset_id)
+    if asset.contact_id != requester_id:
+        raise ValidationFailed(
+            "The asset belongs to another customer.",
+            errors=[{"pointer": "/asset_id", "in": "body", "detail": "not the requester's"}],
+        )
     return asset
 
 
