@@ -83,6 +83,11 @@ async def test_csat_link_rates_once_without_login(
         await desk.post(f"/v1/tickets/{ticket['id']}/status", json={"status": "solved"})
     ).json()
     token = solved["csat_token"]
+    # The link reaches whoever writes to the customer through ticket.solved.
+    [solved_event] = [
+        e for e in await tickets_events(tickets_owner, tenant) if e["type"] == "crm.ticket.solved"
+    ]
+    assert solved_event["data"]["csat_token"] == token
     anonymous = httpx.AsyncClient(
         transport=httpx.ASGITransport(app=tickets_app), base_url="http://tickets"
     )

@@ -75,6 +75,9 @@ class TicketSolved(_TicketEvent):
     solved_at: datetime
     first_response_seconds: float | None = None
     resolution_seconds: float | None = None
+    # The satisfaction link's signed token (tickets' POST /v1/csat/{token}, no login), for
+    # whoever writes to the customer.
+    csat_token: str | None = None
 
 
 class CsatSubmitted(_TicketEvent):

@@ -159,7 +159,7 @@ async def change_status(
 ) -> TicketRead:
     async with uow:
         ticket = await service.get_ticket(uow, ticket_id, principal=principal, for_update=True)
-        await service.change_status(uow, ticket, body.status)
+        await service.change_status(uow, ticket, body.status, settings=request.app.state.settings)
         return await service.to_read(uow, ticket, request.app.state.settings)
 
 

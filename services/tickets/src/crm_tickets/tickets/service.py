@@ -235,8 +235,15 @@ async def update_ticket(uow: UnitOfWork, ticket: Ticket, data: TicketUpdate) -> 
 
 
 async def change_status(
-    uow: UnitOfWork, ticket: Ticket, to: str, *, at: datetime | None = None
+    uow: UnitOfWork,
+    ticket: Ticket,
+    to: str,
+    *,
+    at: datetime | None = None,
+    settings: ServiceSettings | None = None,
 ) -> Ticket:
+    """Move the ticket through its workflow; `settings` signs the satisfaction link that
+    `ticket.solved` carries."""
     at = at or sla.now()
     before = ticket.status
     if to == before:
@@ -263,7 +270,7 @@ async def change_status(
         )
     )
     if to == "solved":
-        await _solved(uow, ticket, at)
+        await _solved(uow, ticket, at, settings)
     elif to == "closed":
         ticket.closed_at = at
     elif before == "solved":
@@ -299,7 +306,9 @@ async def _reassign_reopened(uow: UnitOfWork, ticket: Ticket) -> None:
         _assign(uow, ticket, agent)
 
 
-async def _solved(uow: UnitOfWork, ticket: Ticket, at: datetime) -> None:
+async def _solved(
+    uow: UnitOfWork, ticket: Ticket, at: datetime, settings: ServiceSettings | None
+) -> None:
     ticket.solved_at = at
     ticket.awaiting_reply_since = None
     await sla.stop_all(uow, ticket.id, at)
@@ -316,6 +325,7 @@ async def _solved(uow: UnitOfWork, ticket: Ticket, at: datetime) -> None:
             solved_at=at,
             first_response_seconds=first,
             resolution_seconds=(at - ticket.created_at).total_seconds(),
+            csat_token=csat_token(settings, ticket.tenant_id, ticket.id) if settings else None,
         )
     )
     if ticket.kind == "problem":
@@ -338,7 +348,7 @@ async def _solved(uow: UnitOfWork, ticket: Ticket, at: datetime) -> None:
                 author_id=uow.actor,
                 at=at,
             )
-            await change_status(uow, incident, "solved", at=at)
+            await change_status(uow, incident, "solved", at=at, settings=settings)
 
 
 async def add_message(
