@@ -202,7 +202,7 @@ class PersonPlan:
             )
         checks.append(
             sql.error(
-                "(SELECT count(DISTINCT e) FROM unnest(em.list) e) < cardinality(em.list)",
+                "(SELECT count(DISTINCT e) FROM unnest(em.emails) e) < cardinality(em.emails)",
                 "'/emails'",
                 "'Value error, the same email is listed twice'",
             )
@@ -272,32 +272,38 @@ class PersonPlan:
         return f"nullif(jsonb_strip_nulls(jsonb_build_object({', '.join(pairs)})), '{{}}')"
 
     def checked_sql(self) -> str:
-        """Typed values and field errors."""
+        """Typed values and field errors (emails and phones as the Python verdicts have them)."""
         columns = ", ".join(f"s.{n}" for n in SCALARS)
-        lookups = "\n".join(
-            f"""LEFT JOIN LATERAL (
-                  SELECT array_agg(c.value ORDER BY u.o) AS list,
-                         coalesce(jsonb_agg(jsonb_build_object(
-                             'pointer', '/{name}/' || (u.o - 1) || '/{part}',
-                             'detail', c.error) ORDER BY u.o)
-                           FILTER (WHERE c.error IS NOT NULL), '[]') AS errs
-                  FROM unnest(s.{name}_raw) WITH ORDINALITY u(raw, o)
-                  JOIN import_cells c ON c.kind = '{kind}' AND c.raw = u.raw
-                ) {alias} ON true"""
-            for name, part, kind, alias in (
-                ("emails", "email", "email", "em"),
-                ("phones", "number", "phone", "ph"),
-            )
-        )
         return f"""
             CREATE TEMP TABLE import_checked ON COMMIT DROP AS
+            WITH items AS (
+                SELECT s.row_number, 'emails' AS name, u.o, c.value, c.error
+                FROM import_stage s CROSS JOIN LATERAL unnest(s.emails_raw)
+                     WITH ORDINALITY u(raw, o)
+                JOIN import_cells c ON c.kind = 'email' AND c.raw = u.raw
+              UNION ALL
+                SELECT s.row_number, 'phones', u.o, c.value, c.error
+                FROM import_stage s CROSS JOIN LATERAL unnest(s.phones_raw)
+                     WITH ORDINALITY u(raw, o)
+                JOIN import_cells c ON c.kind = 'phone' AND c.raw = u.raw
+            ), lists AS (
+                SELECT row_number,
+                    array_agg(value ORDER BY o) FILTER (WHERE name = 'emails') AS emails,
+                    array_agg(value ORDER BY o) FILTER (WHERE name = 'phones') AS phones,
+                    coalesce(jsonb_agg(jsonb_build_object(
+                        'pointer', '/' || name || '/' || (o - 1)
+                                   || CASE name WHEN 'emails' THEN '/email' ELSE '/number' END,
+                        'detail', error) ORDER BY name, o)
+                      FILTER (WHERE error IS NOT NULL), '[]') AS errs
+                FROM items GROUP BY row_number
+            )
             SELECT s.row_number, {columns}, s.tags,
-                   em.list AS emails, ph.list AS phones, {self._attrs()} AS attrs,
-                   {sql.errors(self._checks())} || em.errs || ph.errs AS errors,
+                   em.emails, em.phones, {self._attrs()} AS attrs,
+                   {sql.errors(self._checks())} || coalesce(em.errs, '[]') AS errors,
                    NULL::int AS round, NULL::uuid AS person_id, NULL::text AS outcome,
-                   NULL::jsonb AS attributes, NULL::text[] AS changed
-            FROM import_stage s
-            {lookups}
+                   NULL::jsonb AS attributes, NULL::text[] AS changed,
+                   NULL::text[] AS stored_emails, NULL::text[] AS stored_phones
+            FROM import_stage s LEFT JOIN lists em ON em.row_number = s.row_number
         """
 
     def key(self) -> str:
@@ -432,26 +438,23 @@ NEW_PEOPLE = """
     WHERE round = $1 AND errors = '[]' AND person_id IS NULL
 """
 
-INSERT_PEOPLE = """
-    INSERT INTO people (id, tenant_id, first_name, last_name, job_title, language, timezone,
-        lifecycle_stage, source, external_id, tags, attributes, addresses, owner_id,
-        relationship_level, do_not_contact, version, created_at, updated_at)
-    SELECT person_id, current_setting('app.tenant_id'), first_name, last_name, job_title,
-        language, timezone, coalesce(lifecycle_stage, 'lead'), source, external_id,
-        coalesce(tags, '{}'), attributes, '[]', owner_id, relationship_level, false, 1,
-        now(), now()
-    FROM import_checked WHERE round = $1 AND outcome = 'created'
-    ORDER BY row_number
-"""
-
-STORED_EMAILS = (
-    "(SELECT array_agg(email::text ORDER BY position) FROM person_emails WHERE person_id = p.id)"
-)
-STORED_PHONES = (
-    "(SELECT array_agg(number::text ORDER BY position) FROM person_phones WHERE person_id = p.id)"
-)
+# What the round's matched people have now: the changed fields (sorted, as single writes
+# name them) and their stored emails and phones (for the events).
 CHANGED = f"""
-    UPDATE import_checked c SET changed = ARRAY(SELECT f FROM unnest(ARRAY[
+    WITH matched AS (
+        SELECT person_id FROM import_checked
+        WHERE round = $1 AND errors = '[]' AND outcome IS NULL
+    ), emails AS (
+        SELECT pe.person_id, array_agg(pe.email::text ORDER BY pe.position) AS list
+        FROM person_emails pe JOIN matched m ON m.person_id = pe.person_id
+        GROUP BY pe.person_id
+    ), phones AS (
+        SELECT pp.person_id, array_agg(pp.number::text ORDER BY pp.position) AS list
+        FROM person_phones pp JOIN matched m ON m.person_id = pp.person_id
+        GROUP BY pp.person_id
+    )
+    UPDATE import_checked c SET stored_emails = e.list, stored_phones = ph.list,
+      changed = ARRAY(SELECT f FROM unnest(ARRAY[
         {
     ", ".join(
         f"CASE WHEN c.{n} IS NOT NULL AND c.{n} IS DISTINCT FROM p.{n}::text THEN '{n}' END"
@@ -461,12 +464,11 @@ CHANGED = f"""
         CASE WHEN c.tags IS NOT NULL AND c.tags IS DISTINCT FROM p.tags::text[] THEN 'tags' END,
         CASE WHEN c.attributes IS NOT NULL AND c.attributes <> p.attributes
              THEN 'attributes' END,
-        CASE WHEN c.emails IS NOT NULL AND c.emails IS DISTINCT FROM {STORED_EMAILS}
-             THEN 'emails' END,
-        CASE WHEN c.phones IS NOT NULL AND c.phones IS DISTINCT FROM {STORED_PHONES}
-             THEN 'phones' END
-    ]) f WHERE f IS NOT NULL ORDER BY f)
-    FROM people p
+        CASE WHEN c.emails IS NOT NULL AND c.emails IS DISTINCT FROM e.list THEN 'emails' END,
+        CASE WHEN c.phones IS NOT NULL AND c.phones IS DISTINCT FROM ph.list THEN 'phones' END
+      ]) f WHERE f IS NOT NULL ORDER BY f)
+    FROM people p LEFT JOIN emails e ON e.person_id = p.id
+         LEFT JOIN phones ph ON ph.person_id = p.id
     WHERE p.id = c.person_id AND c.round = $1 AND c.errors = '[]' AND c.outcome IS NULL
 """
 
@@ -476,19 +478,82 @@ OUTCOMES = """
     WHERE round = $1 AND errors = '[]' AND outcome IS NULL
 """
 
-UPDATE_PEOPLE = f"""
-    UPDATE people p SET
-        {", ".join(f"{n} = coalesce(c.{n}, p.{n})" for n in SCALARS)},
-        tags = coalesce(c.tags, p.tags), attributes = coalesce(c.attributes, p.attributes),
-        version = p.version + 1, updated_at = now()
-    FROM import_checked c
-    WHERE c.person_id = p.id AND c.round = $1 AND c.outcome = 'updated'
+
+def _event(kind: type[ContactCreated] | type[ContactUpdated], changed: str | None) -> str:
+    """An outbox row for `p` (a people row just written, with the import row's columns):
+    the event single writes publish, snapshot included (events.contact_snapshot)."""
+    extra = f", 'changed', to_jsonb({changed})" if changed else ""
+    return f"""
+    SELECT new_uuid7(), p.tenant_id, '{kind.topic}', p.id::text, '{kind.type}', $2,
+           p.id::text, clock_timestamp(), $3,
+           jsonb_build_object('tenant_id', p.tenant_id, 'contact_id', p.id::text{extra},
+                              'contact', jsonb_build_object(
+        'contact_id', p.id::text, 'first_name', p.first_name, 'last_name', p.last_name,
+        'primary_email', p.emails[1], 'emails', coalesce(to_jsonb(p.emails), '[]'),
+        'phones', coalesce(to_jsonb(p.phones), '[]'),
+        'job_title', p.job_title, 'language', p.language, 'timezone', p.timezone,
+        'country', (SELECT a->>'country' FROM jsonb_array_elements(p.addresses) a
+                    WHERE coalesce(a->>'country', '') <> '' LIMIT 1),
+        'lifecycle_stage', p.lifecycle_stage, 'source', p.source, 'tags', to_jsonb(p.tags),
+        'attributes', p.attributes, 'owner_id', p.owner_id,
+        'relationship_level', p.relationship_level, 'preferred_channel', p.preferred_channel,
+        'do_not_contact', p.do_not_contact, 'company_ids', {{companies}},
+        'version', p.version,
+        'updated_at', to_char(p.updated_at AT TIME ZONE 'UTC',
+                              'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')))
+    """
+
+
+OUTBOX_COLUMNS = "id, tenant_id, topic, key, type, source, subject, time, traceparent, data"
+
+# New people and their ContactCreated events, in one statement (a new person has no roles).
+CREATE = f"""
+    WITH p AS (
+        INSERT INTO people (id, tenant_id, first_name, last_name, job_title, language,
+            timezone, lifecycle_stage, source, external_id, tags, attributes, addresses,
+            owner_id, relationship_level, do_not_contact, version, created_at, updated_at)
+        SELECT person_id, current_setting('app.tenant_id'), first_name, last_name, job_title,
+            language, timezone, coalesce(lifecycle_stage, 'lead'), source, external_id,
+            coalesce(tags, '{{}}'), attributes, '[]', owner_id, relationship_level, false, 1,
+            now(), now()
+        FROM import_checked WHERE round = $1 AND outcome = 'created'
+        ORDER BY row_number
+        RETURNING *
+    ), rows AS (
+        SELECT p.*, c.emails, c.phones, c.row_number
+        FROM p JOIN import_checked c ON c.person_id = p.id
+    )
+    INSERT INTO outbox ({OUTBOX_COLUMNS})
+    {_event(ContactCreated, None).replace("{companies}", "'[]'::jsonb")}
+    FROM rows p ORDER BY p.row_number
+"""
+
+# Changed people and their ContactUpdated events, in one statement.
+UPDATE = f"""
+    WITH p AS (
+        UPDATE people p SET
+            {", ".join(f"{n} = coalesce(c.{n}, p.{n})" for n in SCALARS)},
+            tags = coalesce(c.tags, p.tags), attributes = coalesce(c.attributes, p.attributes),
+            version = p.version + 1, updated_at = now()
+        FROM import_checked c
+        WHERE c.person_id = p.id AND c.round = $1 AND c.outcome = 'updated'
+        RETURNING p.*, coalesce(c.emails, c.stored_emails) AS emails,
+                  coalesce(c.phones, c.stored_phones) AS phones, c.changed, c.row_number
+    ), companies AS (
+        SELECT r.person_id, jsonb_agg(DISTINCT r.company_id::text) AS list
+        FROM person_company_roles r JOIN p ON p.id = r.person_id
+        WHERE r.end_date IS NULL
+        GROUP BY r.person_id
+    )
+    INSERT INTO outbox ({OUTBOX_COLUMNS})
+    {_event(ContactUpdated, "p.changed").replace("{companies}", "coalesce(co.list, '[]')")}
+    FROM p LEFT JOIN companies co ON co.person_id = p.id ORDER BY p.row_number
 """
 
 DROP_CONTACT_POINTS = """
-    DELETE FROM {table} t USING import_checked c
-    WHERE t.person_id = c.person_id AND c.round = $1
-      AND c.outcome = 'updated' AND '{name}' = ANY(c.changed)
+    DELETE FROM {table}
+    WHERE person_id IN (SELECT person_id FROM import_checked
+                        WHERE round = $1 AND outcome = 'updated' AND '{name}' = ANY(changed))
 """
 
 INSERT_EMAILS = """
@@ -504,43 +569,4 @@ INSERT_PHONES = """
            e.o = 1, e.o - 1
     FROM import_checked c CROSS JOIN LATERAL unnest(c.phones) WITH ORDINALITY e(number, o)
     WHERE c.round = $1 AND (c.outcome = 'created' OR 'phones' = ANY(c.changed))
-"""
-
-# The snapshot ContactCreated / ContactUpdated carry (crm_contacts.events.contact_snapshot).
-SNAPSHOT = """
-    jsonb_build_object(
-        'contact_id', p.id::text, 'first_name', p.first_name, 'last_name', p.last_name,
-        'primary_email', (SELECT email FROM person_emails
-                          WHERE person_id = p.id AND is_primary LIMIT 1),
-        'emails', coalesce((SELECT jsonb_agg(email ORDER BY position) FROM person_emails
-                            WHERE person_id = p.id), '[]'),
-        'phones', coalesce((SELECT jsonb_agg(number ORDER BY position) FROM person_phones
-                            WHERE person_id = p.id), '[]'),
-        'job_title', p.job_title, 'language', p.language, 'timezone', p.timezone,
-        'country', (SELECT a->>'country' FROM jsonb_array_elements(p.addresses) a
-                    WHERE coalesce(a->>'country', '') <> '' LIMIT 1),
-        'lifecycle_stage', p.lifecycle_stage, 'source', p.source, 'tags', to_jsonb(p.tags),
-        'attributes', p.attributes, 'owner_id', p.owner_id,
-        'relationship_level', p.relationship_level, 'preferred_channel', p.preferred_channel,
-        'do_not_contact', p.do_not_contact,
-        'company_ids', coalesce((SELECT jsonb_agg(DISTINCT r.company_id::text)
-                                 FROM person_company_roles r
-                                 WHERE r.person_id = p.id AND r.end_date IS NULL), '[]'),
-        'version', p.version,
-        'updated_at', to_char(p.updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'))
-"""
-
-OUTBOX = f"""
-    INSERT INTO outbox (id, tenant_id, topic, key, type, source, subject, time, traceparent, data)
-    SELECT new_uuid7(), p.tenant_id, '{ContactCreated.topic}', p.id::text,
-           CASE c.outcome WHEN 'created' THEN '{ContactCreated.type}'
-                          ELSE '{ContactUpdated.type}' END,
-           $2, p.id::text, clock_timestamp(), $3,
-           jsonb_build_object('tenant_id', p.tenant_id, 'contact_id', p.id::text,
-                              'contact', {SNAPSHOT})
-           || CASE c.outcome WHEN 'updated'
-                  THEN jsonb_build_object('changed', to_jsonb(c.changed)) ELSE '{{}}' END
-    FROM import_checked c JOIN people p ON p.id = c.person_id
-    WHERE c.round = $1 AND c.outcome IN ('created', 'updated')
-    ORDER BY c.row_number
 """

@@ -142,6 +142,7 @@ async def _chunks(
     done: int,
 ) -> None:
     chunks = reader.chunks(path, offset, CHUNK_ROWS)
+    chunks_done = 0
     upcoming = asyncio.ensure_future(asyncio.to_thread(_prepare, chunks, plan))
     while (prepared := await upcoming) is not None:
         upcoming = asyncio.ensure_future(asyncio.to_thread(_prepare, chunks, plan))
@@ -151,7 +152,10 @@ async def _chunks(
                 conn = await uow.driver()
                 if await conn.execute(RENEW, job_id, owner, LEASE_S) == "UPDATE 0":
                     raise LeaseLost(str(job_id))
+                if chunks_done & (chunks_done - 1) == 0:  # 0, 1, 2, 4, 8...: see import_analyze
+                    await conn.execute("SELECT import_analyze()")
                 totals = await _apply(conn, plan, chunk, verdicts, job_id, done)
+                chunks_done += 1
                 await _record(uow, job_id, chunk, totals)
         except BaseException:
             upcoming.cancel()
@@ -176,6 +180,9 @@ async def _apply(
     job_id: uuid.UUID,
     done: int,
 ) -> Totals:
+    # Bulk statements over fresh temporary tables: plan each with its actual values, and
+    # give the planner statistics (ANALYZE) whenever a step changes what the next filters on.
+    await conn.execute("SET LOCAL plan_cache_mode = force_custom_plan")
     await conn.execute(plan.raw_table())
     rejected = await _load(conn, plan, chunk, job_id, done)
     await conn.execute(
@@ -184,8 +191,8 @@ async def _apply(
     )
     await conn.copy_records_to_table("import_cells", records=verdicts)
     await conn.execute(plan.stage_sql(done))
+    await conn.execute("ANALYZE import_cells, import_stage")
     await conn.execute(plan.checked_sql())
-    await conn.execute("ANALYZE import_checked")
     await conn.execute(people.ROUNDS.format(key=plan.key()))
     rounds = await conn.fetchval("SELECT coalesce(max(round), 0) FROM import_checked")
     for number in range(1, rounds + 1):
@@ -247,22 +254,24 @@ async def _round(conn: Any, plan: people.PersonPlan, number: int) -> None:
     for attempt in range(RACE_RETRIES):
         try:
             async with conn.transaction():
+                await conn.execute("ANALYZE import_checked")
                 await conn.execute(match, number)
                 await conn.execute(people.CONFLICTS, number)
                 await conn.execute(people.ATTRIBUTES, number, defaults)
                 await conn.execute(people.REQUIRED, number, required, labels)
                 await conn.execute(people.NEW_PEOPLE, number)
-                await conn.execute(people.INSERT_PEOPLE, number)
+                await conn.execute("ANALYZE import_checked")
                 await conn.execute(people.CHANGED, number)
                 await conn.execute(people.OUTCOMES, number)
-                await conn.execute(people.UPDATE_PEOPLE, number)
+                await conn.execute("ANALYZE import_checked")
+                await conn.execute(people.UPDATE, number, plan.source, plan.traceparent)
                 for table, name in (("person_emails", "emails"), ("person_phones", "phones")):
                     await conn.execute(
                         people.DROP_CONTACT_POINTS.format(table=table, name=name), number
                     )
+                await conn.execute(people.CREATE, number, plan.source, plan.traceparent)
                 await conn.execute(people.INSERT_EMAILS, number)
                 await conn.execute(people.INSERT_PHONES, number)
-                await conn.execute(people.OUTBOX, number, plan.source, plan.traceparent)
             return
         except asyncpg.UniqueViolationError:
             if attempt == RACE_RETRIES - 1:
