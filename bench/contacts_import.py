@@ -108,12 +108,16 @@ async def import_once(uow: UnitOfWork, watch: UnitOfWork, path: Path, name: str)
     run = Run(name, 0, 0, rss_before_mb=round(rss_mb(), 1))
     started = time.perf_counter()
     task = asyncio.create_task(runner.run(uow, job_id, owner))
+    shown = 0.0
     while not task.done():
         await asyncio.sleep(0.5)
         async with watch:
             job = await service.get_job(watch, job_id)
-            run.progress.append((time.perf_counter() - started, job.rows_done, rss_mb()))
-        print(f"  {name}: {job.rows_done:,}/{job.total_rows or 0:,} rows", end="\r", flush=True)
+        elapsed = time.perf_counter() - started
+        run.progress.append((elapsed, job.rows_done, rss_mb()))
+        if elapsed - shown >= 10:
+            print(f"  {name}: {job.rows_done:,}/{job.total_rows or 0:,} rows", flush=True)
+            shown = elapsed
     await task
     run.seconds = round(time.perf_counter() - started, 2)
     async with uow:
@@ -124,7 +128,7 @@ async def import_once(uow: UnitOfWork, watch: UnitOfWork, path: Path, name: str)
     run.created, run.updated = job.created_count, job.updated_count
     run.unchanged, run.errors = job.unchanged_count, job.error_count
     run.peak_rss_mb = round(max(r for _, _, r in run.progress), 1)
-    print(f"  {name}: {run.rows_per_s:,} rows/s, peak RSS {run.peak_rss_mb} MB" + " " * 20)
+    print(f"  {name}: {run.rows_per_s:,} rows/s, peak RSS {run.peak_rss_mb} MB", flush=True)
     return run
 
 
@@ -154,10 +158,10 @@ def main() -> None:
         runs = asyncio.run(measure(path))
     finally:
         path.unlink(missing_ok=True)
-    report(runs, path.stat().st_size if path.exists() else None)
+    report(runs)
 
 
-def report(runs: list[Run], _: int | None) -> None:
+def report(runs: list[Run]) -> None:
     reference, first, again = runs
     ratio = round(first.rows_per_s / reference.rows_per_s, 3)
     RESULTS.mkdir(exist_ok=True)
@@ -186,7 +190,7 @@ def report(runs: list[Run], _: int | None) -> None:
 
 
 def markdown(runs: list[Run], ratio: float) -> str:
-    reference, first, again = runs
+    reference, first, _ = runs
     lines = [
         "# contacts import benchmark",
         "",

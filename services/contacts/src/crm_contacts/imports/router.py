@@ -64,6 +64,9 @@ async def start_import(
     _: Writer,
     mapping: Annotated[str, Query(max_length=10_000, description="JSON: CSV column -> field")],
     match_on: Annotated[Literal["email", "external_id"], Query()] = "email",
+    entity: Annotated[
+        Literal["person"], Query(description="What the rows are (people only, for now)")
+    ] = "person",
 ) -> JSONResponse:
     columns = _mapping(mapping)
     service.check_mapping(columns, match_on)
