@@ -1,16 +1,19 @@
 """Kafka consumer runner with exactly-once effect on the service's database.
 
-For each partition batch: one transaction records every event id in the inbox (a duplicate is
-skipped) and runs the handlers; offsets are committed only after that transaction commits. If
-the batch fails, it is replayed message by message with bounded retries; a message that still
-fails (or cannot be parsed) goes to `<topic>.dlq` with the error in its headers, and the
-partition moves on. Unknown event types are counted and skipped.
+For each fetched batch (up to `max_records` over every assigned partition): one transaction
+claims every event id in the inbox with one statement (a duplicate is skipped) and runs the
+handlers, switching the tenant only where it changes; offsets are committed only after that
+transaction commits. If the batch fails, each partition's records are tried as a batch of
+their own, and a partition batch that fails is replayed message by message with bounded
+retries; a message that still fails (or cannot be parsed) goes to `<topic>.dlq` with the error
+in its headers, and the partition moves on. Unknown event types are counted and skipped.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections import Counter
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 
@@ -31,8 +34,9 @@ log = logging.getLogger(__name__)
 
 Handler = Callable[[UnitOfWork, InboundEvent], Awaitable[None]]
 INBOX_CLAIM = text(
-    "INSERT INTO inbox (consumer, event_id, topic) VALUES (:consumer, :event_id, :topic) "
-    "ON CONFLICT DO NOTHING RETURNING 1"
+    "INSERT INTO inbox (consumer, event_id, topic) "
+    "SELECT :consumer, e.id, e.topic FROM unnest(CAST(:ids AS text[]), CAST(:topics AS text[])) "
+    "AS e(id, topic) ON CONFLICT DO NOTHING RETURNING event_id"
 )
 
 
@@ -113,21 +117,24 @@ class ConsumerRunner:
             while not self._stopping.is_set():
                 batches = await consumer.getmany(timeout_ms=500, max_records=self.max_records)
                 async with self._lock:
-                    for tp, records in batches.items():
-                        done = await self.process(tp, records)
-                        if done:  # on a stop, only what was applied; the rest is re-read
-                            await self._commit(consumer, tp, done[-1].offset + 1)
+                    done = await self.process_all(batches)
+                    # on a stop, only what was applied; the rest is re-read
+                    await self._commit(
+                        consumer, {tp: d[-1].offset + 1 for tp, d in done.items() if d}
+                    )
                 await self._record_lag(consumer)
         finally:
             await consumer.stop()
             await producer.stop()
 
-    async def _commit(self, consumer: AIOKafkaConsumer, tp: TopicPartition, offset: int) -> None:
+    async def _commit(self, consumer: AIOKafkaConsumer, offsets: dict[TopicPartition, int]) -> None:
+        if not offsets:
+            return
         try:
-            await consumer.commit({tp: offset})
+            await consumer.commit(offsets)
         except CommitFailedError:
-            # Partition moved during a rebalance; the new owner re-reads and the inbox dedupes.
-            log.info("commit for %s lost to a rebalance", tp)
+            # Partitions moved during a rebalance; the new owner re-reads and the inbox dedupes.
+            log.info("commit for %s lost to a rebalance", sorted(map(str, offsets)))
 
     async def _record_lag(self, consumer: AIOKafkaConsumer) -> None:
         for tp in consumer.assignment():
@@ -137,6 +144,21 @@ class ConsumerRunner:
                 CONSUMER_LAG.labels(self.group, tp.topic, str(tp.partition)).set(lag)
 
     # --- processing ------------------------------------------------------------------------
+
+    async def process_all(
+        self, batches: Mapping[TopicPartition, list[ConsumerRecord]]
+    ) -> dict[TopicPartition, list[ConsumerRecord]]:
+        """Apply a fetch's records in one transaction, else partition by partition (`process`);
+        returns the records done per partition."""
+        if self._stopping.is_set() or not batches:
+            return {}
+        if len(batches) > 1:
+            try:
+                await self._apply([r for records in batches.values() for r in records])
+                return dict(batches)
+            except Exception as exc:
+                log.info("batch over %d partitions failed (%s); by partition", len(batches), exc)
+        return {tp: await self.process(tp, records) for tp, records in batches.items()}
 
     async def process(
         self, tp: TopicPartition, records: list[ConsumerRecord]
@@ -178,17 +200,22 @@ class ConsumerRunner:
         return True
 
     async def _apply(self, records: list[ConsumerRecord]) -> None:
-        """Apply records in one transaction; raises if any handler fails."""
-        events = [self._parse(r) for r in records]
+        """Apply records in one transaction; raises if any handler fails. Grouped by tenant (a
+        stable sort: each tenant's events keep their order) so the tenant switches rarely."""
+        events = sorted((self._parse(r) for r in records), key=lambda e: e.tenant_id)
         async with UnitOfWork(
             self.sessionmaker,
             tenant_id=events[0].tenant_id,
             actor=None,
             source=self.settings.source,
         ) as uow:
-            outcomes = [await self._handle(uow, event) for event in events]
-        for event, outcome in zip(events, outcomes, strict=True):
-            CONSUMER_PROCESSED.labels(self.group, event.topic, outcome).inc()
+            claimed = await self._claim(uow, events)
+            outcomes = [await self._handle(uow, event, claimed) for event in events]
+        counts = Counter(
+            (event.topic, outcome) for event, outcome in zip(events, outcomes, strict=True)
+        )
+        for (topic, outcome), count in counts.items():
+            CONSUMER_PROCESSED.labels(self.group, topic, outcome).inc(count)
 
     def _parse(self, record: ConsumerRecord) -> InboundEvent:
         try:
@@ -203,16 +230,30 @@ class ConsumerRunner:
         except MalformedEvent as exc:
             raise _Outcome() from exc
 
-    async def _handle(self, uow: UnitOfWork, event: InboundEvent) -> str:
+    async def _claim(self, uow: UnitOfWork, events: list[InboundEvent]) -> set[str]:
+        """Record the handled events in the inbox; returns the ids not seen before."""
+        handled = [e for e in events if (e.topic, e.type) in self.subscription.handlers]
+        if not handled:
+            return set()
+        rows = await uow.session.execute(
+            INBOX_CLAIM,
+            {
+                "consumer": self.inbox_name,
+                "ids": [e.id for e in handled],
+                "topics": [e.topic for e in handled],
+            },
+        )
+        return {row[0] for row in rows}
+
+    async def _handle(self, uow: UnitOfWork, event: InboundEvent, claimed: set[str]) -> str:
         handler = self.subscription.handlers.get((event.topic, event.type))
         if handler is None:
             return "unknown_type"
-        claimed = await uow.session.execute(
-            INBOX_CLAIM, {"consumer": self.inbox_name, "event_id": event.id, "topic": event.topic}
-        )
-        if claimed.first() is None:
+        if event.id not in claimed:
             return "duplicate"
-        await uow.switch_tenant(event.tenant_id)
+        claimed.discard(event.id)  # a second copy in the same batch is a duplicate too
+        if event.tenant_id != uow.tenant_id:
+            await uow.switch_tenant(event.tenant_id)
         await handler(uow, event)
         return "processed"
 

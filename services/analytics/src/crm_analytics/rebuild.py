@@ -83,10 +83,12 @@ async def create_build_schema(owner: asyncpg.Connection, app_role: str) -> None:
         await copy_table(owner, table, app_role)
 
 
-async def copy_table(owner: asyncpg.Connection, table: str, app_role: str) -> None:
-    """An empty copy of public.<table> in the build schema, indexes under the same names.
+async def copy_table(
+    owner: asyncpg.Connection, table: str, app_role: str, into: str = BUILD_SCHEMA
+) -> None:
+    """An empty copy of public.<table> in schema `into`, indexes under the same names.
     Row-level security is enabled but not forced until the switch, so the owner can count."""
-    live, new = f"{LIVE_SCHEMA}.{table}", f"{BUILD_SCHEMA}.{table}"
+    live, new = f"{LIVE_SCHEMA}.{table}", f"{into}.{table}"
     await owner.execute(f"CREATE TABLE {new} (LIKE {live} INCLUDING ALL EXCLUDING INDEXES)")
     constraints = await owner.fetch(
         "SELECT conname, pg_get_constraintdef(oid) AS def FROM pg_constraint "

@@ -1,9 +1,10 @@
 """Per-transaction state that makes a consumer batch cheap.
 
-The consumer runner applies a partition's batch in one transaction, calling the handlers one
+The consumer runner applies a fetched batch in one transaction, calling the handlers one
 event at a time. Writes that no handler reads back (timeline entries, orders, invoices,
 contracts, CSAT, surveys, campaign touches) are buffered here and written at commit with one
-multi-row INSERT ... ON CONFLICT per tenant, table and column set; successive upserts of one
+INSERT ... SELECT FROM unnest(<an array per column>) ON CONFLICT per tenant, table and column
+set (fixed SQL text per shape: nothing compiled per batch); successive upserts of one
 row are merged first, with the same result as running them in order. Anything that reads or
 moves those rows (merges, unmerges, erasure) writes the buffer first. Alias and erasure
 look-ups are remembered for the rest of the transaction. The state is keyed by the session, so
@@ -12,19 +13,20 @@ a failed batch (whose session is rolled back and discarded) leaves nothing behin
 
 from __future__ import annotations
 
+import functools
 import weakref
 from dataclasses import dataclass, field
 from typing import Any, cast
 
 from sqlalchemy import Table, event, text
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session
 
 from crm_analytics.database import Base
 from crm_shared.uow import UnitOfWork
 
 SET_TENANT = text("SELECT set_config('app.tenant_id', :tenant, true)")
-ROWS_PER_INSERT = 1000
+SET_TENANT_SQL = "SELECT set_config('app.tenant_id', $1, true)"
 
 
 @dataclass
@@ -76,7 +78,7 @@ def buffer_upsert(
     table = cast(Table, model.__table__)
     batch = state(uow)
     batch.tables[table.name] = table
-    keys = tuple(values[c.name] for c in table.primary_key.columns)
+    keys = tuple(values[name] for name in key_names(table))
     rows = batch.pending.setdefault((uow.tenant_id, table.name), {})
     earlier = rows.get(keys)
     if earlier is None:
@@ -90,30 +92,77 @@ def buffer_upsert(
     earlier.update_cols += [c for c in update_cols if c not in earlier.update_cols]
 
 
-def _statements(batch: BatchState) -> list[tuple[Any, dict[str, Any] | None]]:
-    statements: list[tuple[Any, dict[str, Any] | None]] = []
+@functools.cache
+def key_names(table: Table) -> tuple[str, ...]:
+    return tuple(c.name for c in table.primary_key.columns)
+
+
+@functools.cache
+def _sql_types(table: Table) -> dict[str, str]:
+    dialect = postgresql.dialect()  # type: ignore[no-untyped-call]
+    return {c.name: c.type.compile(dialect=dialect) for c in table.columns}
+
+
+@functools.cache
+def _upsert_sql(table: Table, columns: tuple[str, ...], update_cols: tuple[str, ...]) -> str:
+    """Many rows in one statement: one array per column, unnested. Array-valued columns
+    travel as array literals (unnest would flatten arrays of arrays). The text depends only
+    on the shape, so asyncpg prepares it once per connection."""
+    types = _sql_types(table)
+    names = ", ".join(f'"{c}"' for c in columns)
+    arrays = ", ".join(
+        f"${i}::text[]" if types[c].endswith("[]") else f"${i}::{types[c]}[]"
+        for i, c in enumerate(columns, start=1)
+    )
+    picked = ", ".join(
+        f'u."{c}"::{types[c]}' if types[c].endswith("[]") else f'u."{c}"' for c in columns
+    )
+    keys = ", ".join(f'"{k}"' for k in key_names(table))
+    sql = (
+        f'INSERT INTO "{table.name}" ({names}) SELECT {picked} FROM unnest({arrays}) '
+        f"AS u({names}) ON CONFLICT ({keys}) "
+    )
+    if not update_cols:
+        return sql + "DO NOTHING"
+    return sql + "DO UPDATE SET " + ", ".join(f'"{c}" = EXCLUDED."{c}"' for c in update_cols)
+
+
+def _array_literal(values: list[str] | None) -> str | None:
+    if values is None:
+        return None
+    quoted = (v.replace("\\", "\\\\").replace('"', '\\"') for v in values)
+    return "{" + ",".join(f'"{v}"' for v in quoted) + "}"
+
+
+def _column_arrays(table: Table, columns: tuple[str, ...], rows: list[Pending]) -> list[list[Any]]:
+    types = _sql_types(table)
+    arrays = []
+    for column in columns:
+        values = [row.values[column] for row in rows]
+        if types[column].endswith("[]"):
+            values = [_array_literal(v) for v in values]
+        arrays.append(values)
+    return arrays
+
+
+def _statements(batch: BatchState) -> list[tuple[str, tuple[Any, ...]]]:
+    """(SQL, parameters) per tenant (after its set_config), table and shape (the columns
+    given and the columns to update)."""
+    statements: list[tuple[str, tuple[Any, ...]]] = []
     by_tenant: dict[str, list[tuple[str, dict[tuple[Any, ...], Pending]]]] = {}
     for (tenant, name), rows in batch.pending.items():
         by_tenant.setdefault(tenant, []).append((name, rows))
     for tenant, tables in by_tenant.items():
-        statements.append((SET_TENANT, {"tenant": tenant}))
+        statements.append((SET_TENANT_SQL, (tenant,)))
         for name, rows in tables:
             table = batch.tables[name]
-            keys = [c.name for c in table.primary_key.columns]
-            groups: dict[tuple[tuple[str, ...], tuple[str, ...]], list[dict[str, Any]]] = {}
+            groups: dict[tuple[tuple[str, ...], tuple[str, ...]], list[Pending]] = {}
             for row in rows.values():
                 shape = (tuple(sorted(row.values)), tuple(sorted(row.update_cols)))
-                groups.setdefault(shape, []).append(row.values)
-            for (_, update_cols), values in groups.items():
-                for start in range(0, len(values), ROWS_PER_INSERT):
-                    stmt = insert(table).values(values[start : start + ROWS_PER_INSERT])
-                    if update_cols:
-                        stmt = stmt.on_conflict_do_update(
-                            index_elements=keys, set_={c: stmt.excluded[c] for c in update_cols}
-                        )
-                    else:
-                        stmt = stmt.on_conflict_do_nothing(index_elements=keys)
-                    statements.append((stmt, None))
+                groups.setdefault(shape, []).append(row)
+            for (columns, update_cols), group in groups.items():
+                sql = _upsert_sql(table, columns, update_cols)
+                statements.append((sql, tuple(_column_arrays(table, columns, group))))
     batch.pending = {}
     return statements
 
@@ -123,8 +172,9 @@ def _write_before_commit(session: Session) -> None:
     found = _STATES.get(session)
     if found is None or not found.pending:
         return
-    for statement, params in _statements(found):
-        session.execute(statement, params)
+    connection = session.connection()
+    for sql, params in _statements(found):
+        connection.exec_driver_sql(sql, params)
 
 
 def _forget(session: Session) -> None:
@@ -136,6 +186,7 @@ async def write_buffered(uow: UnitOfWork) -> None:
     found = _STATES.get(uow.session.sync_session)
     if found is None or not found.pending:
         return
-    for statement, params in _statements(found):
-        await uow.session.execute(statement, params)
+    connection = await uow.session.connection()
+    for sql, params in _statements(found):
+        await connection.exec_driver_sql(sql, params)
     await uow.session.execute(SET_TENANT, {"tenant": uow.tenant_id})

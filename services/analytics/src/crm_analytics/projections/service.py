@@ -17,7 +17,13 @@ from sqlalchemy import Table, delete, select, update
 from sqlalchemy.dialects.postgresql import insert
 
 from crm_analytics.database import Base
-from crm_analytics.projections.batch import buffer_upsert, forget_people, state, write_buffered
+from crm_analytics.projections.batch import (
+    buffer_upsert,
+    forget_people,
+    key_names,
+    state,
+    write_buffered,
+)
 from crm_analytics.projections.models import (
     CampaignTouch,
     Consent,
@@ -115,7 +121,7 @@ async def upsert(
     """INSERT ... ON CONFLICT (primary key) DO UPDATE the given columns (or nothing); buffered
     until commit for the tables no handler reads back."""
     values = {"tenant_id": uow.tenant_id} | values
-    keys = [c.name for c in cast(Table, model.__table__).primary_key.columns]
+    keys = key_names(cast(Table, model.__table__))
     cols = update_cols if update_cols is not None else [k for k in values if k not in keys]
     if "contact_id" in cols and "origin_contact_id" in values and "origin_contact_id" not in cols:
         cols = [*cols, "origin_contact_id"]
