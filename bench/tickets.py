@@ -9,7 +9,7 @@
   Starlette app on raw asyncpg doing the same work (token check, duplicate Message-ID lookup,
   ticket lock, message row, ticket version, the two outbox rows).
 
-Each measurement runs BENCH_ROUNDS times (default 2), service and reference in alternating
+Each measurement runs BENCH_ROUNDS times (default 3), service and reference in alternating
 order, and the best run of each side counts: the machine is shared, and a neighbour's burst
 should not decide the ratio.
 
@@ -53,7 +53,7 @@ TENANT = "bench-tickets"
 N = int(os.environ.get("BENCH_TICKETS", "1000000"))
 DUE = int(os.environ.get("BENCH_DUE", "10000"))
 INTAKES = int(os.environ.get("BENCH_INTAKES", "1000"))
-ROUNDS = int(os.environ.get("BENCH_ROUNDS", "2"))
+ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))
 CONCURRENCY = [int(c) for c in os.environ.get("BENCH_CONCURRENCY", "1,4,16").split(",")]
 SETTINGS = spec.settings()
 OWNER_DSN = SETTINGS.migration_database_url.replace("+asyncpg", "")
