@@ -340,16 +340,17 @@ MATCH_BY_EMAIL = """
     FROM (SELECT c2.row_number, min(pe.person_id::text)::uuid AS person_id,
                  count(DISTINCT pe.person_id) AS holders
           FROM import_checked c2 CROSS JOIN LATERAL unnest(c2.emails) e(email)
-          JOIN person_emails pe ON pe.email = e.email
+          CROSS JOIN LATERAL (SELECT person_id FROM person_emails
+                              WHERE email = e.email OFFSET 0) pe
           WHERE c2.round = $1
           GROUP BY c2.row_number) m
     WHERE c.row_number = m.row_number
 """
 
 MATCH_BY_EXTERNAL_ID = """
-    UPDATE import_checked c SET person_id = p.id
-    FROM people p
-    WHERE c.round = $1 AND p.external_id = c.external_id AND p.deleted_at IS NULL
+    UPDATE import_checked c SET person_id = (
+        SELECT p.id FROM people p WHERE p.external_id = c.external_id AND p.deleted_at IS NULL)
+    WHERE c.round = $1
 """
 
 # Every rule that needs the database or the other rows of the round; the first row (in file
@@ -363,7 +364,8 @@ CONFLICTS = """
                 'detail', 'The email ' || pe.email || ' belongs to another person.',
                 'conflicting_id', pe.person_id) AS err
             FROM import_checked c2 CROSS JOIN LATERAL unnest(c2.emails) e(email)
-            JOIN person_emails pe ON pe.email = e.email
+            CROSS JOIN LATERAL (SELECT email, person_id FROM person_emails
+                                WHERE email = e.email OFFSET 0) pe
             WHERE c2.round = $1 AND c2.errors = '[]'
               AND pe.person_id IS DISTINCT FROM c2.person_id
           UNION ALL
@@ -371,12 +373,16 @@ CONFLICTS = """
                 'pointer', '/external_id',
                 'detail', 'The external id ' || p.external_id || ' belongs to another person.',
                 'conflicting_id', p.id)
-            FROM import_checked c2 JOIN people p ON p.external_id = c2.external_id
+            FROM import_checked c2
+            CROSS JOIN LATERAL (SELECT id, external_id FROM people
+                                WHERE external_id = c2.external_id OFFSET 0) p
             WHERE c2.round = $1 AND c2.errors = '[]' AND p.id IS DISTINCT FROM c2.person_id
           UNION ALL
             SELECT c2.row_number, jsonb_build_object(
                 'pointer', '/', 'detail', 'This person was erased and cannot be edited.')
-            FROM import_checked c2 JOIN people p ON p.id = c2.person_id
+            FROM import_checked c2
+            CROSS JOIN LATERAL (SELECT erased_at FROM people
+                                WHERE id = c2.person_id OFFSET 0) p
             WHERE c2.round = $1 AND c2.errors = '[]' AND p.erased_at IS NOT NULL
           UNION ALL
             SELECT row_number, jsonb_build_object(
@@ -441,35 +447,29 @@ NEW_PEOPLE = """
 # What the round's matched people have now: the changed fields (sorted, as single writes
 # name them) and their stored emails and phones (for the events).
 CHANGED = f"""
-    WITH matched AS (
-        SELECT person_id FROM import_checked
-        WHERE round = $1 AND errors = '[]' AND outcome IS NULL
-    ), emails AS (
-        SELECT pe.person_id, array_agg(pe.email::text ORDER BY pe.position) AS list
-        FROM person_emails pe JOIN matched m ON m.person_id = pe.person_id
-        GROUP BY pe.person_id
-    ), phones AS (
-        SELECT pp.person_id, array_agg(pp.number::text ORDER BY pp.position) AS list
-        FROM person_phones pp JOIN matched m ON m.person_id = pp.person_id
-        GROUP BY pp.person_id
-    )
-    UPDATE import_checked c SET stored_emails = e.list, stored_phones = ph.list,
+    UPDATE import_checked c SET stored_emails = x.emails, stored_phones = x.phones,
       changed = ARRAY(SELECT f FROM unnest(ARRAY[
         {
     ", ".join(
-        f"CASE WHEN c.{n} IS NOT NULL AND c.{n} IS DISTINCT FROM p.{n}::text THEN '{n}' END"
+        f"CASE WHEN c.{n} IS NOT NULL AND c.{n} IS DISTINCT FROM x.{n}::text THEN '{n}' END"
         for n in SCALARS
     )
 },
-        CASE WHEN c.tags IS NOT NULL AND c.tags IS DISTINCT FROM p.tags::text[] THEN 'tags' END,
-        CASE WHEN c.attributes IS NOT NULL AND c.attributes <> p.attributes
+        CASE WHEN c.tags IS NOT NULL AND c.tags IS DISTINCT FROM x.tags::text[] THEN 'tags' END,
+        CASE WHEN c.attributes IS NOT NULL AND c.attributes <> x.attributes
              THEN 'attributes' END,
-        CASE WHEN c.emails IS NOT NULL AND c.emails IS DISTINCT FROM e.list THEN 'emails' END,
-        CASE WHEN c.phones IS NOT NULL AND c.phones IS DISTINCT FROM ph.list THEN 'phones' END
+        CASE WHEN c.emails IS NOT NULL AND c.emails IS DISTINCT FROM x.emails THEN 'emails' END,
+        CASE WHEN c.phones IS NOT NULL AND c.phones IS DISTINCT FROM x.phones THEN 'phones' END
       ]) f WHERE f IS NOT NULL ORDER BY f)
-    FROM people p LEFT JOIN emails e ON e.person_id = p.id
-         LEFT JOIN phones ph ON ph.person_id = p.id
-    WHERE p.id = c.person_id AND c.round = $1 AND c.errors = '[]' AND c.outcome IS NULL
+    FROM import_checked c2 CROSS JOIN LATERAL (
+        SELECT p.*,
+               (SELECT array_agg(email::text ORDER BY position) FROM person_emails
+                WHERE person_id = p.id) AS emails,
+               (SELECT array_agg(number::text ORDER BY position) FROM person_phones
+                WHERE person_id = p.id) AS phones
+        FROM people p WHERE p.id = c2.person_id OFFSET 0) x
+    WHERE c.row_number = c2.row_number
+      AND c2.round = $1 AND c2.errors = '[]' AND c2.outcome IS NULL
 """
 
 OUTCOMES = """
@@ -536,13 +536,15 @@ UPDATE = f"""
             tags = coalesce(c.tags, p.tags), attributes = coalesce(c.attributes, p.attributes),
             version = p.version + 1, updated_at = now()
         FROM import_checked c
-        WHERE c.person_id = p.id AND c.round = $1 AND c.outcome = 'updated'
+        WHERE p.id = ANY(ARRAY(SELECT person_id FROM import_checked
+                               WHERE round = $1 AND outcome = 'updated'))
+          AND c.person_id = p.id AND c.round = $1 AND c.outcome = 'updated'
         RETURNING p.*, coalesce(c.emails, c.stored_emails) AS emails,
                   coalesce(c.phones, c.stored_phones) AS phones, c.changed, c.row_number
     ), companies AS (
         SELECT r.person_id, jsonb_agg(DISTINCT r.company_id::text) AS list
-        FROM person_company_roles r JOIN p ON p.id = r.person_id
-        WHERE r.end_date IS NULL
+        FROM person_company_roles r
+        WHERE r.person_id = ANY(ARRAY(SELECT id FROM p)) AND r.end_date IS NULL
         GROUP BY r.person_id
     )
     INSERT INTO outbox ({OUTBOX_COLUMNS})
@@ -552,8 +554,9 @@ UPDATE = f"""
 
 DROP_CONTACT_POINTS = """
     DELETE FROM {table}
-    WHERE person_id IN (SELECT person_id FROM import_checked
-                        WHERE round = $1 AND outcome = 'updated' AND '{name}' = ANY(changed))
+    WHERE person_id = ANY(ARRAY(SELECT person_id FROM import_checked
+                                WHERE round = $1 AND outcome = 'updated'
+                                  AND '{name}' = ANY(changed)))
 """
 
 INSERT_EMAILS = """
