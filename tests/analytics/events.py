@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from crm_analytics.handlers import SUBSCRIPTION
+from crm_analytics.projections.batch import write_buffered
 from crm_shared.events import campaigns as cmp
 from crm_shared.events import contacts as ct
 from crm_shared.events import erp
@@ -65,6 +66,7 @@ class Feed:
             for item in events:
                 event = item if isinstance(item, InboundEvent) else inbound(item)
                 await SUBSCRIPTION.handlers[(event.topic, event.type)](uow, event)
+            await write_buffered(uow)
 
 
 def new_id() -> str:

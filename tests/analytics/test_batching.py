@@ -9,6 +9,7 @@ import httpx
 from fastapi import FastAPI
 
 from crm_analytics.handlers import SUBSCRIPTION
+from crm_analytics.projections.batch import write_buffered
 from crm_shared.uow import UnitOfWork
 from tests.analytics.events import Feed, ct, erp, inbound, interaction, new_id, order
 from tests.conftest import client
@@ -34,6 +35,7 @@ async def test_a_batch_spanning_tenants_writes_each_row_in_its_tenant(
         for event in events:
             await uow.switch_tenant(event.tenant_id)
             await SUBSCRIPTION.handlers[(event.topic, event.type)](uow, event)
+        await write_buffered(uow)
     mine = (await api.get(f"/v1/customers/{ada}/timeline")).json()["items"]
     assert {i["summary"] for i in mine} == {"mine", "Order placed 10.00 EUR"}
     assert (await api.get(f"/v1/customers/{bob}/timeline")).json()["items"] == []

@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 import uuid
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
 import asyncpg
@@ -46,8 +46,9 @@ class Topics:
     subscription: Subscription = field(init=False)
 
     def __post_init__(self) -> None:
-        self.subscription = Subscription(
-            {(self.prefix + t, kind): h for (t, kind), h in SUBSCRIPTION.handlers.items()}
+        self.subscription = replace(
+            SUBSCRIPTION,
+            handlers={(self.prefix + t, kind): h for (t, kind), h in SUBSCRIPTION.handlers.items()},
         )
 
     async def send(self, *envelopes: Envelope) -> None:

@@ -42,9 +42,11 @@ INBOX_CLAIM = text(
 
 @dataclass(frozen=True)
 class Subscription:
-    """What one service consumes: handlers by (topic, CloudEvents type)."""
+    """What one service consumes: handlers by (topic, CloudEvents type), and optionally what
+    to run after a batch's handlers, before its commit (for handlers that buffer writes)."""
 
     handlers: Mapping[tuple[str, str], Handler] = field(default_factory=dict)
+    before_commit: Callable[[UnitOfWork], Awaitable[None]] | None = None
 
     @property
     def topics(self) -> tuple[str, ...]:
@@ -211,6 +213,8 @@ class ConsumerRunner:
         ) as uow:
             claimed = await self._claim(uow, events)
             outcomes = [await self._handle(uow, event, claimed) for event in events]
+            if self.subscription.before_commit is not None:
+                await self.subscription.before_commit(uow)
         counts = Counter(
             (event.topic, outcome) for event, outcome in zip(events, outcomes, strict=True)
         )

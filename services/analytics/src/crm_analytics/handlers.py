@@ -14,6 +14,7 @@ from typing import TypeVar
 
 from sqlalchemy import delete, select, update
 
+from crm_analytics.projections.batch import write_buffered
 from crm_analytics.projections.models import (
     Campaign,
     CampaignTouch,
@@ -958,4 +959,5 @@ async def contract_ended(uow: UnitOfWork, event: InboundEvent, e: erp.ContractEn
     )
 
 
-SUBSCRIPTION = Subscription(handlers=HANDLERS)
+# buffered rows are written explicitly, whatever way the unit of work commits
+SUBSCRIPTION = Subscription(handlers=HANDLERS, before_commit=write_buffered)

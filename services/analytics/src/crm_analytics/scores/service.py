@@ -4,14 +4,13 @@ publish their changes, and GDPR erasure of the person's PII from the read models
 from __future__ import annotations
 
 import logging
-from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
 import numpy as np
-from sqlalchemy import or_, select, update
+from sqlalchemy import or_, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 
 from crm_analytics.clv.model import BgNbd, GammaGamma, fit_bgnbd, fit_gamma_gamma
@@ -21,7 +20,6 @@ from crm_analytics.projections.models import (
     Contact,
     ContactAlias,
     CustomerScore,
-    Order,
     TimelineEntry,
 )
 from crm_analytics.projections.service import PRELOAD_LIMIT
@@ -97,32 +95,28 @@ class History:
     repeat_total: Decimal  # every order after the first
 
 
+PURCHASE_HISTORIES = text(
+    """
+    SELECT contact_id, min(placed_at) AS first, max(placed_at) AS last, count(*) AS count,
+           sum(total) AS total,
+           sum(total) - (array_agg(total ORDER BY placed_at, order_id))[1] AS repeat_total
+    FROM orders
+    WHERE cancelled_at IS NULL AND placed_at IS NOT NULL AND total IS NOT NULL
+      AND placed_at <= :as_of
+    GROUP BY contact_id
+    """
+)
+
+
 async def purchase_histories(uow: UnitOfWork, as_of: datetime) -> dict[str, History]:
-    """Non-cancelled orders placed up to `as_of`, per customer."""
-    rows = await uow.session.execute(
-        select(Order.contact_id, Order.placed_at, Order.total)
-        .where(
-            Order.cancelled_at.is_(None),
-            Order.placed_at.is_not(None),
-            Order.total.is_not(None),
-            Order.placed_at <= as_of,
-        )
-        .order_by(Order.contact_id, Order.placed_at, Order.order_id)
-    )
-    by_customer: dict[str, list[tuple[datetime, Decimal]]] = defaultdict(list)
-    for contact_id, placed_at, total in rows:
-        if placed_at is not None and total is not None:
-            by_customer[contact_id].append((placed_at, total))
-    histories = {}
-    for contact_id, orders in by_customer.items():
-        histories[contact_id] = History(
-            first=orders[0][0],
-            last=orders[-1][0],
-            count=len(orders),
-            total=sum((t for _, t in orders), Decimal(0)),
-            repeat_total=sum((t for _, t in orders[1:]), Decimal(0)),
-        )
-    return histories
+    """Non-cancelled orders placed up to `as_of`, per customer, aggregated in the database
+    (one row per customer instead of one per order). The repeat total leaves out the first
+    order by (placed_at, order_id)."""
+    rows = await uow.session.execute(PURCHASE_HISTORIES, {"as_of": as_of})
+    return {
+        contact_id: History(first, last, count, total, repeat_total)
+        for contact_id, first, last, count, total, repeat_total in rows
+    }
 
 
 @dataclass
