@@ -4,10 +4,17 @@ events collected while the work runs and written to the outbox in the same commi
     async with uow:
         person = await people.create(uow, data)   # service code calls uow.publish(event)
     # committed here, once; the relay publishes the outbox rows afterwards
+
+The transaction is driven on the driver connection rather than by SQLAlchemy: BEGIN and the
+tenant travel in one round trip, and the session runs on that connection in autocommit mode,
+so its statements (flushes, savepoints) all land inside our transaction.
 """
 
 from __future__ import annotations
 
+import contextlib
+import itertools
+from collections.abc import AsyncIterator
 from types import TracebackType
 from typing import Any, Self
 
@@ -22,10 +29,18 @@ SET_TENANT = text("SELECT set_config('app.tenant_id', :tenant, true)")
 
 
 async def set_tenant(session: AsyncSession, tenant_id: str) -> None:
-    """Scope the current transaction to one tenant; RLS policies read `app.tenant_id`.
-    Through SQLAlchemy on purpose: its first statement is what begins the transaction that
-    later driver-level statements (see driver_connection) run in."""
+    """Scope the current transaction to one tenant; RLS policies read `app.tenant_id`."""
     await session.execute(SET_TENANT, {"tenant": tenant_id})
+
+
+def begin_for_tenant(tenant_id: str) -> str:
+    """BEGIN and the tenant setting as one simple-protocol query (which takes no parameters:
+    the tenant is quoted as a literal; tenant ids never hold a backslash or NUL, refused here
+    so that the quoting holds whatever standard_conforming_strings says)."""
+    if "\\" in tenant_id or "\x00" in tenant_id:
+        raise ValueError(f"not a tenant id: {tenant_id!r}")
+    literal = "'" + tenant_id.replace("'", "''") + "'"
+    return f"BEGIN; SELECT set_config('app.tenant_id', {literal}, true)"
 
 
 class UnitOfWork:
@@ -45,10 +60,14 @@ class UnitOfWork:
         self.traceparent = traceparent
         self._events: list[Envelope] = []
         self._session: AsyncSession | None = None
+        self._driver: Any = None
+        self._savepoints = itertools.count()
 
     async def driver(self) -> Any:
         """The asyncpg connection of this unit of work's transaction (see driver_connection)."""
-        return await driver_connection(self.session)
+        if self._driver is None:
+            raise RuntimeError("use the unit of work inside `async with uow:`")
+        return self._driver
 
     @property
     def session(self) -> AsyncSession:
@@ -57,9 +76,15 @@ class UnitOfWork:
         return self._session
 
     async def __aenter__(self) -> Self:
-        self._session = self._sessionmaker()
-        self._events = []
-        await set_tenant(self._session, self.tenant_id)
+        session = self._sessionmaker()
+        try:
+            await session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+            self._driver = await driver_connection(session)
+            await self._driver.execute(begin_for_tenant(self.tenant_id))
+        except BaseException:
+            await self._release(session)
+            raise
+        self._session, self._events = session, []
         return self
 
     async def __aexit__(
@@ -73,16 +98,39 @@ class UnitOfWork:
             if exc_type is None:
                 await self._commit(session)
             else:
-                await session.rollback()
+                await self._driver.execute("ROLLBACK")
         finally:
-            await session.close()
+            await self._release(session)
 
     async def _commit(self, session: AsyncSession) -> None:
+        await session.flush()
         if self._events:
-            await session.flush()
             await write_outbox(session, self._events)
-        await session.commit()
+        # Not session.commit(): it would hand the connection back to the pool before our COMMIT.
+        await self._driver.execute("COMMIT")
         self._events = []
+
+    async def _release(self, session: AsyncSession) -> None:
+        """Return the connection to the pool, or close it if our transaction is still open
+        (a failed or cancelled COMMIT/ROLLBACK): a pooled connection never carries one."""
+        driver, self._driver = self._driver, None
+        if driver is not None and driver.is_in_transaction():
+            await (await session.connection()).invalidate()
+        await session.close()
+
+    @contextlib.asynccontextmanager
+    async def savepoint(self) -> AsyncIterator[None]:
+        """Statements in the block are undone alone if it raises (asyncpg's own
+        `transaction()` refuses to nest in a transaction it did not start)."""
+        driver = await self.driver()
+        name = f"uow_savepoint_{next(self._savepoints)}"
+        await driver.execute(f"SAVEPOINT {name}")
+        try:
+            yield
+        except BaseException:
+            await driver.execute(f"ROLLBACK TO SAVEPOINT {name}")
+            raise
+        await driver.execute(f"RELEASE SAVEPOINT {name}")
 
     async def switch_tenant(self, tenant_id: str) -> None:
         """For consumers handling a batch that spans tenants, message by message."""
