@@ -19,7 +19,7 @@ import io
 import logging
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -205,7 +205,7 @@ async def _apply(
     )
     await conn.copy_records_to_table("import_cells", records=verdicts)
     await conn.execute(plan.stage_sql(done))
-    await conn.execute("ANALYZE import_cells, import_stage")
+    await conn.execute(ANALYZE_INPUT)
     await conn.execute(plan.checked_sql())
     await conn.execute("ALTER TABLE import_checked ADD PRIMARY KEY (row_number)")
     await conn.execute(people.ROUNDS.format(key=plan.key()))
@@ -217,6 +217,10 @@ async def _apply(
     return Totals(row["created"], row["updated"], row["unchanged"], row["errors"] + rejected)
 
 
+# Statistics of the columns the next statements filter and join on only (the others hold
+# arrays and JSON, slow to analyse and never filtered on).
+ANALYZE_INPUT = "ANALYZE import_cells (kind, raw), import_stage (row_number)"
+ANALYZE_CHECKED = "ANALYZE import_checked (row_number, round, person_id, outcome)"
 RECORD_ERRORS = """
     INSERT INTO import_errors (id, tenant_id, job_id, row_number, errors)
     SELECT new_uuid7(), current_setting('app.tenant_id'), $1, row_number, errors
@@ -242,7 +246,7 @@ async def _load(
     cells, bytes that are not UTF-8) is loaded row by row instead: the good rows, and a
     report for each bad one. Returns how many rows were refused."""
     try:
-        async with conn.transaction():  # a savepoint: a refused COPY leaves nothing behind
+        async with _savepoint(conn, "import_copy"):  # a refused COPY leaves nothing behind
             await conn.copy_to_table(
                 "import_raw",
                 source=io.BytesIO(chunk.data),
@@ -261,6 +265,20 @@ async def _load(
     return len(bad)
 
 
+@contextlib.asynccontextmanager
+async def _savepoint(conn: Any, name: str) -> AsyncIterator[None]:
+    """Statements in the block are undone alone if it raises. Plain SQL: the unit of work
+    may have begun the transaction on this connection behind asyncpg's back, and asyncpg's
+    own `transaction()` refuses to nest in one it did not start."""
+    await conn.execute(f"SAVEPOINT {name}")
+    try:
+        yield
+    except BaseException:
+        await conn.execute(f"ROLLBACK TO SAVEPOINT {name}")
+        raise
+    await conn.execute(f"RELEASE SAVEPOINT {name}")
+
+
 async def _round(conn: Any, plan: people.PersonPlan, number: int) -> None:
     """Match, check and write the rows of one round. A unique index that a concurrent writer
     made us violate rolls the round back; re-run, its checks now see the other write."""
@@ -268,8 +286,8 @@ async def _round(conn: Any, plan: people.PersonPlan, number: int) -> None:
     match = people.MATCH_BY_EMAIL if plan.match_on == "email" else people.MATCH_BY_EXTERNAL_ID
     for attempt in range(RACE_RETRIES):
         try:
-            async with conn.transaction():
-                await conn.execute("ANALYZE import_checked")
+            async with _savepoint(conn, "import_round"):
+                await conn.execute(ANALYZE_CHECKED)
                 await conn.execute(match, number)
                 await conn.execute(people.CONFLICTS, number)
                 await conn.execute(people.ATTRIBUTES, number, defaults)
@@ -277,7 +295,7 @@ async def _round(conn: Any, plan: people.PersonPlan, number: int) -> None:
                 await conn.execute(people.NEW_PEOPLE, number)
                 await conn.execute(people.CHANGED, number)
                 await conn.execute(people.OUTCOMES, number)
-                await conn.execute("ANALYZE import_checked")
+                await conn.execute(ANALYZE_CHECKED)
                 await conn.execute(people.UPDATE, number, plan.source, plan.traceparent)
                 for table, name in (("person_emails", "emails"), ("person_phones", "phones")):
                     await conn.execute(
