@@ -203,7 +203,7 @@ async def nps(uow: UnitOfWork, start: date, end: date, segment: str | None = Non
 
 
 async def rfm(uow: UnitOfWork, as_of: datetime, limit: int) -> s.Rfm:
-    scores, _ = compute_scores(await purchase_histories(uow, as_of), as_of)
+    scores, _ = compute_scores(await purchase_histories(uow, as_of), as_of, with_clv=False)
     ranked = sorted(scores, key=lambda x: (-(x.r + x.f + x.m), x.contact_id))
     return s.Rfm(
         as_of=as_of,

@@ -30,6 +30,7 @@ log = logging.getLogger(__name__)
 WEEK_S = 7 * 86400
 HORIZON_WEEKS = 52
 MIN_CUSTOMERS_FOR_MODEL = 20
+FIT_SAMPLE = 20_000
 
 
 async def scrub_person(uow: UnitOfWork, contact_id: str, erased_at: datetime) -> None:
@@ -140,7 +141,11 @@ class ClvModels:
     gamma_gamma: GammaGamma | None
 
 
-def compute_scores(histories: dict[str, History], as_of: datetime) -> tuple[list[Score], ClvModels]:
+def compute_scores(
+    histories: dict[str, History], as_of: datetime, *, with_clv: bool = True
+) -> tuple[list[Score], ClvModels]:
+    """RFM scores, segments and tiers; with `with_clv`, also the fitted CLV models and each
+    customer's predicted CLV and P(alive)."""
     if not histories:
         return [], ClvModels(None, None)
     ids = list(histories)
@@ -154,7 +159,7 @@ def compute_scores(histories: dict[str, History], as_of: datetime) -> tuple[list
     zbar = np.array(
         [float(histories[c].repeat_total) / max(histories[c].count - 1, 1) for c in ids]
     )
-    models = fit_models(x, t_x, big_t, zbar)
+    models = fit_models(x, t_x, big_t, zbar) if with_clv else ClvModels(None, None)
     alive = predicted = None
     if models.bgnbd is not None:
         alive = models.bgnbd.p_alive(x, t_x, big_t)
@@ -188,7 +193,13 @@ def _finite(value: Any) -> float | None:
 
 
 def fit_models(x: Any, t_x: Any, big_t: Any, zbar: Any) -> ClvModels:
-    """BG/NBD and Gamma-Gamma, when there is enough data for a meaningful fit."""
+    """BG/NBD and Gamma-Gamma, when there is enough data for a meaningful fit. Past
+    FIT_SAMPLE customers the parameters are estimated on a fixed random sample of that size
+    (each likelihood evaluation costs O(customers) and the optimiser needs hundreds); the
+    models then score every customer."""
+    if len(x) > FIT_SAMPLE:
+        picked = np.random.default_rng(0).choice(len(x), FIT_SAMPLE, replace=False)
+        x, t_x, big_t, zbar = x[picked], t_x[picked], big_t[picked], zbar[picked]
     bgnbd = gamma_gamma = None
     repeaters = int(np.sum(x > 0))
     if len(x) >= MIN_CUSTOMERS_FOR_MODEL and repeaters >= 2 and np.all(big_t > 0):
