@@ -10,7 +10,7 @@ from tests.conftest import running_app
 
 CHASSIS = {"alembic_version", "inbox", "outbox"}  # read across tenants by relay and consumers
 CROSS_TENANT_JOBS = {  # ids and times only; background jobs claim work across tenants
-    "contacts": {"import_queue"},
+    "contacts": {"import_queue", "change_feed_horizon"},
     "campaigns": {"send_jobs"},
     "tickets": {"sla_timers", "sla_emissions"},
     "analytics": {"score_schedule"},

@@ -172,3 +172,26 @@ async def test_stale_if_match_returns_the_current_record(api: httpx.AsyncClient)
     assert gone.status_code == 412
     assert gone.json()["current"]["industry"] == "retail"
     assert (await api.get(curl)).status_code == 200
+
+
+async def test_a_token_older_than_the_pruned_changes_must_resync(
+    api: httpx.AsyncClient, contacts_app: Any
+) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from crm_contacts.sync.retention import prune
+
+    first = await create_person(api, last_name="Early")
+    _, old_token = await drain_until(api, None, lambda seen: first["id"] in seen)
+    second = await create_person(api, last_name="Later")
+    _, new_token = await drain_until(api, old_token, lambda seen: second["id"] in seen)
+
+    pruned = await prune(contacts_app.state.sessionmaker, datetime.now(UTC) + timedelta(seconds=1))
+    assert pruned >= 2
+
+    expired = await api.get("/v1/sync/changes", params={"since": old_token})
+    assert expired.status_code == 410
+    problem = expired.json()
+    assert problem["code"] == "sync_token_expired" and "Resync fully" in problem["detail"]
+    current = await api.get("/v1/sync/changes", params={"since": new_token})
+    assert current.status_code == 200 and current.json()["changes"] == []

@@ -18,6 +18,7 @@ from crm_contacts.interactions.router import router as interactions
 from crm_contacts.merges.router import router as merges
 from crm_contacts.ownership.router import router as ownership
 from crm_contacts.people.router import router as people
+from crm_contacts.sync.retention import prune_job
 from crm_contacts.sync.router import router as sync
 from crm_shared.service import ServiceSpec
 from crm_shared.settings import ServiceSettings
@@ -56,5 +57,5 @@ spec = ServiceSpec(
     create_app=create_app,
     migrations=Path(__file__).parent / "migrations",
     subscription=SUBSCRIPTION,
-    jobs=(resume_job,),
+    jobs=(resume_job, prune_job),
 )

@@ -24,6 +24,7 @@ from crm_contacts.companies.models import Company, Role
 from crm_contacts.companies.schemas import CompanyRead, RoleRead
 from crm_contacts.people.models import Person
 from crm_contacts.people.service import to_read
+from crm_contacts.sync.retention import check_token
 from crm_contacts.sync.schemas import Change, ChangesPage
 from crm_shared.errors import ValidationFailed
 from crm_shared.uow import UnitOfWork
@@ -95,6 +96,8 @@ def decode_token(token: str | None) -> tuple[int, int]:
 
 async def changes_since(uow: UnitOfWork, token: str | None, limit: int) -> ChangesPage:
     after_xid, after_seq = decode_token(token)
+    if token:
+        await check_token(uow, after_xid, after_seq)
     session = uow.session
     horizon = await _horizon(uow)
     rows = (
