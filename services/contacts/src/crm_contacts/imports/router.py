@@ -54,7 +54,11 @@ def _mapping(raw: str) -> dict[str, str]:
         "maps CSV columns to fields: first_name, last_name, email, emails, phones, tags "
         "(lists separated by `;`), job_title, language, timezone, lifecycle_stage, source, "
         "external_id, owner_id, relationship_level, or `attr.<key>` for attributes and custom "
-        "fields. Rows upsert by `match_on`. Follow the job at `Location`."
+        "fields. Rows upsert by `match_on`, by the API's own rules (a row that repeats an "
+        "earlier one updates it; a re-run of the same file changes nothing). Follow the job at "
+        "`Location`: progress is committed every chunk of rows, and a job whose process "
+        "stopped resumes after its last chunk in the contacts worker. Rejected rows never stop "
+        "the others: they are listed at `/v1/imports/{id}/errors`."
     ),
     openapi_extra=CSV_BODY,
 )
