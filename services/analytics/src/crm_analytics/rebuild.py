@@ -4,7 +4,7 @@
    the inbox (columns, defaults, constraints and indexes under their own names, the app role's
    grants, the row-level-security policies). A reader under its own consumer group
    (`<live group>.rebuild`) assigns every partition, starts at the earliest offsets and
-   applies the records with the chassis batch path, its sessions' search_path pointing at the
+   applies each fetch with the chassis batch path, its sessions' search_path pointing at the
    new schema first. Its inbox rows carry the live group's name.
 2. Catch up: read the end offsets and replay up to them, twice without any lock (the second
    pass is short), while the live consumer and the API go on with the live tables.
@@ -222,20 +222,24 @@ class Replay:
             behind = [tp for tp in self.partitions if await self.consumer.position(tp) < ends[tp]]
             if not behind:
                 return
-            batches = await self.consumer.getmany(*behind, timeout_ms=500, max_records=2000)
-            for tp, records in batches.items():
+            fetched = await self.consumer.getmany(*behind, timeout_ms=500, max_records=2000)
+            batches = {}
+            for tp, records in fetched.items():
                 below = [r for r in records if r.offset < ends[tp]]
                 if len(below) < len(records):  # read past the end: re-read those later
                     self.consumer.seek(tp, records[len(below)].offset)
                 if below:
-                    await self._apply(tp, below)
+                    batches[tp] = below
+            if batches:
+                await self._apply(batches)
 
-    async def _apply(self, tp: TopicPartition, records: list[ConsumerRecord]) -> None:
-        done = await self.runner.process(tp, records)
-        if len(done) != len(records):
+    async def _apply(self, batches: dict[TopicPartition, list[ConsumerRecord]]) -> None:
+        """One transaction for the whole fetch, as the live consumer does."""
+        done = await self.runner.process_all(batches)
+        if any(len(done.get(tp, [])) != len(records) for tp, records in batches.items()):
             raise RuntimeError("the replay was stopped")
-        await self.consumer.commit({tp: done[-1].offset + 1})
-        self.read += len(done)
+        await self.consumer.commit({tp: records[-1].offset + 1 for tp, records in done.items()})
+        self.read += sum(len(records) for records in done.values())
         if self.on_progress:
             self.on_progress(self.read, self.total)
 
