@@ -11,6 +11,7 @@ from crm_campaigns.campaigns.router import router as campaigns
 from crm_campaigns.handlers import SUBSCRIPTION
 from crm_campaigns.segments.router import router as segments
 from crm_campaigns.sending.worker import sender_job
+from crm_campaigns.settings import CampaignsSettings
 from crm_campaigns.surveys.router import router as surveys
 from crm_campaigns.touches.router import router as touches
 from crm_shared.service import ServiceSpec
@@ -40,4 +41,5 @@ spec = ServiceSpec(
     migrations=Path(__file__).parent / "migrations",
     subscription=SUBSCRIPTION,
     jobs=(sender_job,),
+    settings_class=CampaignsSettings,
 )

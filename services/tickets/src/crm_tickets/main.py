@@ -14,6 +14,7 @@ from crm_tickets.directory.service import ContactsClient
 from crm_tickets.handlers import SUBSCRIPTION
 from crm_tickets.queues.router import router as queues
 from crm_tickets.reports.router import router as reports
+from crm_tickets.settings import TicketsSettings
 from crm_tickets.sla.router import router as sla
 from crm_tickets.sla.scheduler import scheduler_job
 from crm_tickets.tickets.router import csat, intake
@@ -49,4 +50,5 @@ spec = ServiceSpec(
     migrations=Path(__file__).parent / "migrations",
     subscription=SUBSCRIPTION,
     jobs=(scheduler_job,),
+    settings_class=TicketsSettings,
 )

@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import os
 import uuid
 
 from fastapi import APIRouter, Request, Response
@@ -8,6 +7,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
 from crm_campaigns.permissions import Reader, Writer
+from crm_campaigns.settings import CampaignsSettings
 from crm_campaigns.surveys import service
 from crm_campaigns.surveys.schemas import (
     Answer,
@@ -20,6 +20,7 @@ from crm_campaigns.surveys.schemas import (
 )
 from crm_shared.errors import ServiceUnavailable
 from crm_shared.idempotency import idempotent
+from crm_shared.settings import settings_of
 from crm_shared.uow import UnitOfWork
 from crm_shared.web import UoW
 
@@ -28,7 +29,8 @@ router = APIRouter(tags=["surveys"])
 
 def _secret(request: Request) -> str:
     """`CAMPAIGNS_SURVEY_SECRET`, else the HS256 API secret (dev)."""
-    secret = os.environ.get("CAMPAIGNS_SURVEY_SECRET") or request.app.state.settings.jwt_secret
+    settings = settings_of(request.app.state.settings, CampaignsSettings)
+    secret = settings.survey_secret or settings.jwt_secret
     if not secret:
         raise ServiceUnavailable("Survey links are not configured (CAMPAIGNS_SURVEY_SECRET).")
     return str(secret)

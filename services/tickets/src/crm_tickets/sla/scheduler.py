@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
 import uuid
 from collections import defaultdict
 from dataclasses import dataclass
@@ -27,8 +26,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from crm_shared.errors import NotFound
 from crm_shared.events.tickets import TicketEscalated, TicketSlaBreached, TicketSlaWarning
-from crm_shared.settings import ServiceSettings
+from crm_shared.settings import ServiceSettings, settings_of
 from crm_shared.uow import UnitOfWork
+from crm_tickets.settings import TicketsSettings
 from crm_tickets.sla import service as sla
 from crm_tickets.sla.models import SlaPolicy
 from crm_tickets.tickets import service as ticket_service
@@ -269,7 +269,7 @@ async def scheduler_job(
     scheduler = Scheduler(
         sessionmaker,
         settings.source,
-        interval_s=float(os.environ.get("TICKETS_SLA_SCAN_INTERVAL_S", "5")),
+        interval_s=settings_of(settings, TicketsSettings).sla_scan_interval_s,
     )
     task = asyncio.create_task(scheduler.run())
     await stopping.wait()
