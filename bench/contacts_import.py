@@ -4,7 +4,8 @@ file into a bare table, in the same run, on the service's database.
 The import is the real job (crm_contacts.imports.runner) on a fresh tenant: COPY into
 staging, the API's checks set-based, upserts, outbox events and change-feed rows. It runs
 twice on the same file: the second run must change nothing. Peak memory is the process's
-RSS sampled during the import (flat memory: it does not grow with the rows done).
+RSS sampled during the import (flat memory: it does not grow with the rows done). The
+tenant's rows (and its million events) are removed at the end.
 
 BENCH_IMPORT_ROWS (default 1,000,000) sets the file size. Writes
 bench/results/contacts_import.{json,md,svg}.
@@ -147,7 +148,26 @@ async def measure(path: Path) -> list[Run]:
         again = await import_once(uow, watch, path, "import again (same file)")
     finally:
         await engine.dispose()
+        await clean_up(settings.migration_database_url.replace("+asyncpg", ""), tenant)
     return [reference, first, again]
+
+
+async def clean_up(owner_dsn: str, tenant: str) -> None:
+    """Drop the bench tenant's rows, so that a relay never publishes a million made-up
+    events and the next run starts from the same tables (as the owner: the app role may
+    not delete change-feed rows)."""
+    print(f"  removing tenant {tenant}", flush=True)
+    conn = await asyncpg.connect(owner_dsn)
+    try:
+        await conn.execute("SET statement_timeout = 0")
+        async with conn.transaction():
+            await conn.execute("SELECT set_config('app.tenant_id', $1, true)", tenant)
+            await conn.execute("DELETE FROM outbox WHERE tenant_id = $1", tenant)
+            await conn.execute("DELETE FROM import_jobs")
+            await conn.execute("DELETE FROM people")
+            await conn.execute("DELETE FROM changes WHERE tenant_id = $1", tenant)
+    finally:
+        await conn.close()
 
 
 def main() -> None:
