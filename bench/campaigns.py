@@ -22,7 +22,6 @@ import asyncio
 import base64
 import json
 import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -43,8 +42,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from bench._load import attack as vegeta_attack
+from bench._load import start_server
 from bench.chart import line_chart
-from bench.contacts import vegeta
 from crm_campaigns.touches.service import RECORD_SQL
 from crm_shared.auth import mint_token
 from crm_shared.ids import uuid7
@@ -238,7 +238,7 @@ SERVERS = {
 
 def start(server: str) -> subprocess.Popen[bytes]:
     port, command = SERVERS[server]
-    env = os.environ | {
+    env = {
         "CAMPAIGNS_PORT": str(port),
         "CAMPAIGNS_LOG_LEVEL": "WARNING",
         # the reference's pool: 20 connections kept open (the default 10 + 10 overflow would
@@ -246,15 +246,7 @@ def start(server: str) -> subprocess.Popen[bytes]:
         "CAMPAIGNS_DB_POOL_SIZE": str(POOL_SIZE),
         "CAMPAIGNS_DB_MAX_OVERFLOW": "0",
     }
-    proc = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL)
-    for _ in range(300):
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-            return proc
-        except OSError:
-            time.sleep(0.1)
-    proc.kill()
-    raise RuntimeError(f"{server} did not start")
+    return start_server(command, env, port)
 
 
 @dataclass
@@ -301,29 +293,14 @@ def attack(
     server: str, path: str, workers: int, token: str, campaign: str, people: list[str]
 ) -> Run:
     target_file = _targets(SERVERS[server][0], token, path, campaign, people)
-    attacked = subprocess.run(
-        [
-            vegeta(),
-            "attack",
-            "-format=json",
-            f"-targets={target_file}",
-            "-rate=0",
-            f"-workers={workers}",
-            f"-max-workers={workers}",
-            f"-duration={DURATION_S}s",
-            "-timeout=30s",
-            "-lazy",
-        ],
-        capture_output=True,
-        check=True,
+    figures = vegeta_attack(
+        target_file,
+        "-rate=0",
+        f"-workers={workers}",
+        f"-max-workers={workers}",
+        f"-duration={DURATION_S}s",
+        "-timeout=30s",
     )
-    target_file.unlink()
-    report = subprocess.run(
-        [vegeta(), "report", "-type=json"], input=attacked.stdout, capture_output=True, check=True
-    )
-    figures = json.loads(report.stdout)
-    if figures.get("errors"):
-        print(f"  errors: {figures['errors'][:3]}", flush=True)
     per_request = BATCH if path == "batch" else 1
     return Run(
         server,

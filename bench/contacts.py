@@ -12,8 +12,6 @@ import asyncio
 import base64
 import json
 import os
-import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -24,6 +22,8 @@ from pathlib import Path
 
 import asyncpg
 
+from bench._load import attack as vegeta_attack
+from bench._load import start_server
 from bench.chart import line_chart
 from crm_shared.auth import mint_token
 from crm_shared.settings import DEV_JWT_SECRET
@@ -71,30 +71,10 @@ class Run:
         return self.success >= 0.999 and self.p99_ms <= SLO_P99_MS
 
 
-def vegeta() -> str:
-    found = shutil.which("vegeta") or str(Path.home() / "go/bin/vegeta")
-    if not Path(found).exists():
-        print("installing vegeta (open-loop load generator) with go install ...", flush=True)
-        subprocess.run(
-            ["go", "install", "github.com/tsenart/vegeta/v12@v12.13.0"],
-            check=True,
-            env=os.environ | {"GOFLAGS": "-mod=mod"},
-        )
-    return found
-
-
 def start(server: str) -> subprocess.Popen[bytes]:
     port, command = SERVERS[server]
-    env = os.environ | {"CONTACTS_PORT": str(port), "CONTACTS_LOG_LEVEL": "WARNING"}
-    proc = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL)
-    for _ in range(100):
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-            return proc
-        except OSError:
-            time.sleep(0.1)
-    proc.kill()
-    raise RuntimeError(f"{server} did not start")
+    env = {"CONTACTS_PORT": str(port), "CONTACTS_LOG_LEVEL": "WARNING"}
+    return start_server(command, env, port)
 
 
 def targets(kind: str, port: int, token: str, count: int, ids: list[str]) -> Path:
@@ -133,25 +113,13 @@ def attack(server: str, kind: str, rate: int, token: str, ids: list[str]) -> Run
     port = SERVERS[server][0]
     # one extra second of targets: vegeta counts running out of targets as a failure
     target_file = targets(kind, port, token, rate * (DURATION_S + 1), ids)
-    attack_cmd = [
-        vegeta(),
-        "attack",
-        "-format=json",
-        f"-targets={target_file}",
+    figures = vegeta_attack(
+        target_file,
         f"-rate={rate}/s",
         f"-duration={DURATION_S}s",
         "-timeout=10s",
         "-max-workers=2000",
-        "-lazy",
-    ]
-    attacked = subprocess.run(attack_cmd, capture_output=True, check=True)
-    report = subprocess.run(
-        [vegeta(), "report", "-type=json"], input=attacked.stdout, capture_output=True, check=True
     )
-    target_file.unlink()
-    figures = json.loads(report.stdout)
-    if figures.get("errors"):
-        print(f"  errors: {figures['errors'][:3]}", flush=True)
     return Run(
         server,
         kind,
