@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.abc import ConsumerRebalanceListener
 from aiokafka.errors import CommitFailedError, KafkaError
+from pydantic import ValidationError
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -194,6 +195,9 @@ class ConsumerRunner:
             except _Outcome as exc:
                 error = exc.__cause__ or exc
                 break  # not retryable
+            except ValidationError as exc:
+                error = exc
+                break  # data that does not fit its schema will not fit it on a retry either
             except Exception as exc:
                 error = exc
                 await asyncio.sleep(self.settings.consumer_retry_backoff_s * attempts)
