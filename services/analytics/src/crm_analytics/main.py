@@ -11,6 +11,7 @@ from crm_analytics.handlers import SUBSCRIPTION
 from crm_analytics.measures.router import router as measures
 from crm_analytics.measures.router import scores_router
 from crm_analytics.scores.schedule import score_job
+from crm_analytics.settings import AnalyticsSettings
 from crm_analytics.timeline.router import router as timeline
 from crm_shared.service import ServiceSpec
 from crm_shared.settings import ServiceSettings
@@ -39,4 +40,5 @@ spec = ServiceSpec(
     migrations=Path(__file__).parent / "migrations",
     subscription=SUBSCRIPTION,
     jobs=(score_job,),
+    settings_class=AnalyticsSettings,
 )

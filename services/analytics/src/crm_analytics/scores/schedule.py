@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import func, or_, select, text
@@ -23,7 +22,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from crm_analytics.projections.batch import state
 from crm_analytics.projections.models import ScoreSchedule
 from crm_analytics.scores.service import recompute_scores
-from crm_shared.settings import ServiceSettings
+from crm_analytics.settings import AnalyticsSettings
+from crm_shared.settings import ServiceSettings, settings_of
 from crm_shared.uow import UnitOfWork
 
 log = logging.getLogger(__name__)
@@ -130,14 +130,11 @@ async def run_forever(
             await asyncio.wait_for(stopping.wait(), interval_s)
 
 
-def interval_from_env() -> float:
-    return float(os.environ.get("ANALYTICS_SCORES_INTERVAL_S", "60"))
-
-
 async def score_job(
     settings: ServiceSettings,
     sessionmaker: async_sessionmaker[AsyncSession],
     stopping: asyncio.Event,
 ) -> None:
     """The scheduler as a background job of the consumer/worker process (ServiceSpec.jobs)."""
-    await run_forever(sessionmaker, settings, interval_from_env(), stopping)
+    interval_s = settings_of(settings, AnalyticsSettings).scores_interval_s
+    await run_forever(sessionmaker, settings, interval_s, stopping)
