@@ -334,7 +334,7 @@ export interface paths {
         };
         /**
          * Every person, company and role changed since a token (offline sync)
-         * @description Start without `since`; keep the returned `next_token` and send it back as `since`. Deletions come as tombstones (`op: delete`). Only changes of finished transactions are returned, so a change committed late by a slow transaction is delivered on a later call rather than skipped. Each record appears at most once per page, in its current state. Offline edits send the version they started from as If-Match; a conflict answers 412 with the current record under `current`.
+         * @description Start without `since`; keep the returned `next_token` and send it back as `since`. Deletions come as tombstones (`op: delete`). Only changes of finished transactions are returned, so a change committed late by a slow transaction is delivered on a later call rather than skipped. Each record appears at most once per page, in its current state. Offline edits send the version they started from as If-Match; a conflict answers 412 with the current record under `current`. Changes are kept for a retention period (30 days by default): a client first downloads the records (list or export endpoints) and then follows the feed; a token older than the oldest kept change answers 410, and the client resyncs fully.
          */
         get: operations["contacts_sync_sync_changes"];
         put?: never;
@@ -476,7 +476,7 @@ export interface paths {
         put?: never;
         /**
          * Import people from a CSV file (a background job)
-         * @description The body is the CSV file (`Content-Type: text/csv`, first line the header). `mapping` maps CSV columns to fields: first_name, last_name, email, emails, phones, tags (lists separated by `;`), job_title, language, timezone, lifecycle_stage, source, external_id, owner_id, relationship_level, or `attr.<key>` for attributes and custom fields. Rows upsert by `match_on`. Follow the job at `Location`.
+         * @description The body is the CSV file (`Content-Type: text/csv`, first line the header). `mapping` maps CSV columns to fields: first_name, last_name, email, emails, phones, tags (lists separated by `;`), job_title, language, timezone, lifecycle_stage, source, external_id, owner_id, relationship_level, or `attr.<key>` for attributes and custom fields. Rows upsert by `match_on`, by the API's own rules (a row that repeats an earlier one updates it; a re-run of the same file changes nothing). Follow the job at `Location`: progress is committed every chunk of rows, and a job whose process stopped resumes after its last chunk in the contacts worker. Rejected rows never stop the others: they are listed at `/v1/imports/{id}/errors`.
          */
         post: operations["contacts_import_start_import"];
         delete?: never;
@@ -551,7 +551,8 @@ export interface paths {
         delete?: never;
         options?: never;
         head?: never;
-        patch?: never;
+        /** Edit a lead's details and attribution (If-Match) */
+        patch: operations["opportunities_leads_update_lead"];
         trace?: never;
     };
     "/opportunities/v1/leads/{lead_id}/status": {
@@ -808,6 +809,59 @@ export interface paths {
         /** Get a pipeline */
         get: operations["opportunities_pipelines_get_pipeline"];
         put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        /** Rename (If-Match) */
+        patch: operations["opportunities_pipelines_update_pipeline"];
+        trace?: never;
+    };
+    "/opportunities/v1/pipelines/{pipeline_id}/stages": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Add a stage, at a position or last (If-Match: the pipeline's ETag) */
+        post: operations["opportunities_pipelines_add_stage"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/opportunities/v1/pipelines/{pipeline_id}/stages/{stage_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /** Delete a stage that holds no deals (409 otherwise; If-Match) */
+        delete: operations["opportunities_pipelines_delete_stage"];
+        options?: never;
+        head?: never;
+        /** Rename a stage or change its default probability or kind (If-Match) */
+        patch: operations["opportunities_pipelines_update_stage"];
+        trace?: never;
+    };
+    "/opportunities/v1/pipelines/{pipeline_id}/stage-order": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /** Reorder the stages (every stage id, in the new order; If-Match) */
+        put: operations["opportunities_pipelines_reorder_stages"];
         post?: never;
         delete?: never;
         options?: never;
@@ -1164,6 +1218,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/opportunities/v1/ownership-transfers": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Move one owner's leads and deals to another (admin, or a manager within their tree) */
+        post: operations["opportunities_transfers_transfer"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/campaigns/v1/campaigns": {
         parameters: {
             query?: never;
@@ -1193,7 +1264,11 @@ export interface paths {
         get: operations["campaigns_campaigns_get_campaign"];
         put?: never;
         post?: never;
-        delete?: never;
+        /**
+         * Delete a campaign that never went out (If-Match)
+         * @description A draft, or a campaign cancelled before launch, with no touch or attributed win: its audience and call lists go with it, surveys are detached, `crm.campaign.deleted` is published. A scheduled campaign goes back to draft first; a running one is cancelled first; one that went out stays for its reports (409).
+         */
+        delete: operations["campaigns_campaigns_delete_campaign"];
         options?: never;
         head?: never;
         /** Update a campaign (If-Match) */
@@ -1337,7 +1412,8 @@ export interface paths {
         /** Set the tenant's frequency cap (at most N touches per person per period) */
         put: operations["campaigns_campaigns_set_policy"];
         post?: never;
-        delete?: never;
+        /** Remove the tenant's frequency cap (audiences built afterwards are not capped) */
+        delete: operations["campaigns_campaigns_delete_policy"];
         options?: never;
         head?: never;
         patch?: never;
@@ -1389,7 +1465,11 @@ export interface paths {
         get: operations["campaigns_segments_get_segment"];
         put?: never;
         post?: never;
-        delete?: never;
+        /**
+         * Delete a segment or static list (If-Match)
+         * @description 409 while a draft, scheduled or running campaign uses it (the problem names them in `campaign_ids`); finished campaigns keep their members and report without it.
+         */
+        delete: operations["campaigns_segments_delete_segment"];
         options?: never;
         head?: never;
         /** Rename or redefine (If-Match) */
@@ -1553,6 +1633,26 @@ export interface paths {
         /** Create a survey */
         post: operations["campaigns_surveys_create_survey"];
         delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/campaigns/v1/surveys/{survey_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Delete a survey nobody has answered yet
+         * @description 409 once it has answers (they feed the loyalty indexes); links already sent then answer 404.
+         */
+        delete: operations["campaigns_surveys_delete_survey"];
         options?: never;
         head?: never;
         patch?: never;
@@ -3608,6 +3708,45 @@ export interface components {
              */
             status: "working" | "qualified";
         };
+        /**
+         * LeadUpdate
+         * @description PATCH: fields present replace the stored value (null clears it); the lead must keep an
+         *     email, a phone or a name. Status and owner have their own endpoints.
+         */
+        LeadUpdate: {
+            /** First Name */
+            first_name?: string | null;
+            /** Last Name */
+            last_name?: string | null;
+            /** Email */
+            email?: string | null;
+            /** Phone */
+            phone?: string | null;
+            /** Company Name */
+            company_name?: string | null;
+            /** Country */
+            country?: string | null;
+            /** Industry */
+            industry?: string | null;
+            /** Company Size */
+            company_size?: number | null;
+            /** Message */
+            message?: string | null;
+            /** Source */
+            source?: string | null;
+            /** Campaign Id */
+            campaign_id?: string | null;
+            /** Utm Source */
+            utm_source?: string | null;
+            /** Utm Medium */
+            utm_medium?: string | null;
+            /** Utm Campaign */
+            utm_campaign?: string | null;
+            /** Utm Term */
+            utm_term?: string | null;
+            /** Utm Content */
+            utm_content?: string | null;
+        };
         /** LineItemIn */
         LineItemIn: {
             /**
@@ -3844,6 +3983,11 @@ export interface components {
             stages: components["schemas"]["StageRead"][];
             /** Version */
             version: number;
+        };
+        /** PipelineUpdate */
+        PipelineUpdate: {
+            /** Name */
+            name: string;
         };
         /** PriceIn */
         PriceIn: {
@@ -4092,6 +4236,24 @@ export interface components {
             /** Changed By */
             changed_by: string | null;
         };
+        /** StageCreate */
+        StageCreate: {
+            /** Name */
+            name: string;
+            /** Probability */
+            probability: number | string;
+            /**
+             * Kind
+             * @default open
+             * @enum {string}
+             */
+            kind: "open" | "won" | "lost";
+            /**
+             * Position
+             * @description Where to insert; the end if absent
+             */
+            position?: number | null;
+        };
         /** StageIn */
         StageIn: {
             /** Name */
@@ -4104,6 +4266,14 @@ export interface components {
              * @enum {string}
              */
             kind: "open" | "won" | "lost";
+        };
+        /** StageOrder */
+        StageOrder: {
+            /**
+             * Stage Ids
+             * @description Every stage, in the new order
+             */
+            stage_ids: string[];
         };
         /** StageRead */
         StageRead: {
@@ -4123,6 +4293,20 @@ export interface components {
              * @enum {string}
              */
             kind: "open" | "won" | "lost";
+        };
+        /**
+         * StageUpdate
+         * @description Fields present replace the stored value. A stage holding deals keeps its kind (their
+         *     status would change with it); a new probability applies to its open deals without an
+         *     override (each published as crm.opportunity.updated).
+         */
+        StageUpdate: {
+            /** Name */
+            name?: string | null;
+            /** Probability */
+            probability?: number | string | null;
+            /** Kind */
+            kind?: ("open" | "won" | "lost") | null;
         };
         /** SubmissionAccepted */
         SubmissionAccepted: {
@@ -4189,6 +4373,48 @@ export interface components {
             manager_id?: string | null;
             /** Strategy */
             strategy?: ("round_robin" | "least_busy") | null;
+        };
+        /**
+         * TransferCreate
+         * @description Hand one owner's records to another (someone leaving, territories changing).
+         */
+        TransferCreate: {
+            /** From Owner Id */
+            from_owner_id: string;
+            /** To Owner Id */
+            to_owner_id: string;
+            /**
+             * Records
+             * @description What to move
+             * @default [
+             *       "leads",
+             *       "opportunities"
+             *     ]
+             */
+            records: ("leads" | "opportunities")[];
+            /**
+             * Include Closed
+             * @description Move won and lost deals too (open ones always move)
+             * @default false
+             */
+            include_closed: boolean;
+        };
+        /** TransferRead */
+        TransferRead: {
+            /** From Owner Id */
+            from_owner_id: string;
+            /** To Owner Id */
+            to_owner_id: string;
+            /**
+             * Leads
+             * @description Open (not converted) leads moved
+             */
+            leads: number;
+            /**
+             * Opportunities
+             * @description Deals moved
+             */
+            opportunities: number;
         };
         /** Answer */
         Answer: {
@@ -5196,7 +5422,18 @@ export interface components {
             /** Subject */
             subject?: string | null;
         };
-        /** PolicyCreate */
+        /**
+         * PolicyCreate
+         * @example {
+         *       "escalate_priority": true,
+         *       "first_response_minutes": 30,
+         *       "minimum_priority": "high",
+         *       "name": "Key customers",
+         *       "next_response_minutes": 60,
+         *       "resolution_minutes": 480,
+         *       "value_tier": "key"
+         *     }
+         */
         PolicyCreate: {
             /** Name */
             name: string;
@@ -5227,6 +5464,11 @@ export interface components {
             escalate_priority: boolean;
             /** Escalate Queue Id */
             escalate_queue_id?: string | null;
+            /**
+             * Minimum Priority
+             * @description Tickets under this policy are raised to at least this priority (with a `value_tier`: the customer's value sets the priority, not only the targets).
+             */
+            minimum_priority?: ("low" | "normal" | "high" | "urgent") | null;
         };
         /** PolicyRead */
         TicketsPolicyRead: {
@@ -5255,6 +5497,8 @@ export interface components {
             escalate_priority: boolean;
             /** Escalate Queue Id */
             escalate_queue_id: string | null;
+            /** Minimum Priority */
+            minimum_priority: string | null;
         };
         /** ProblemLink */
         ProblemLink: {
@@ -7665,6 +7909,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemDocument"];
                 };
             };
+            /** @description The token is older than the feed's retention: resync fully */
+            410: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
             /** @description Validation failed; `errors` points at each bad field */
             422: {
                 headers: {
@@ -8163,6 +8416,8 @@ export interface operations {
                 /** @description JSON: CSV column -> field */
                 mapping: string;
                 match_on?: "email" | "external_id";
+                /** @description What the rows are (people only, for now) */
+                entity?: "person";
             };
             header?: never;
             path?: never;
@@ -8480,6 +8735,68 @@ export interface operations {
             cookie?: never;
         };
         requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LeadRead"];
+                };
+            };
+            /** @description Missing, expired or invalid token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description The token lacks a role or belongs to another tenant */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description Validation failed; `errors` points at each bad field */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description The database is unreachable; retry later */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+        };
+    };
+    opportunities_leads_update_lead: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                lead_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["LeadUpdate"];
+            };
+        };
         responses: {
             /** @description Successful Response */
             200: {
@@ -9739,6 +10056,314 @@ export interface operations {
             cookie?: never;
         };
         requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PipelineRead"];
+                };
+            };
+            /** @description Missing, expired or invalid token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description The token lacks a role or belongs to another tenant */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description Validation failed; `errors` points at each bad field */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description The database is unreachable; retry later */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+        };
+    };
+    opportunities_pipelines_update_pipeline: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                pipeline_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PipelineUpdate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PipelineRead"];
+                };
+            };
+            /** @description Missing, expired or invalid token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description The token lacks a role or belongs to another tenant */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description Validation failed; `errors` points at each bad field */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description The database is unreachable; retry later */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+        };
+    };
+    opportunities_pipelines_add_stage: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                pipeline_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["StageCreate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PipelineRead"];
+                };
+            };
+            /** @description Missing, expired or invalid token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description The token lacks a role or belongs to another tenant */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description Validation failed; `errors` points at each bad field */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description The database is unreachable; retry later */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+        };
+    };
+    opportunities_pipelines_delete_stage: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                pipeline_id: string;
+                stage_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PipelineRead"];
+                };
+            };
+            /** @description Missing, expired or invalid token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description The token lacks a role or belongs to another tenant */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description Validation failed; `errors` points at each bad field */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description The database is unreachable; retry later */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+        };
+    };
+    opportunities_pipelines_update_stage: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                pipeline_id: string;
+                stage_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["StageUpdate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PipelineRead"];
+                };
+            };
+            /** @description Missing, expired or invalid token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description The token lacks a role or belongs to another tenant */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description Validation failed; `errors` points at each bad field */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description The database is unreachable; retry later */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+        };
+    };
+    opportunities_pipelines_reorder_stages: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                pipeline_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["StageOrder"];
+            };
+        };
         responses: {
             /** @description Successful Response */
             200: {
@@ -11537,6 +12162,66 @@ export interface operations {
             };
         };
     };
+    opportunities_transfers_transfer: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["TransferCreate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TransferRead"];
+                };
+            };
+            /** @description Missing, expired or invalid token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description The token lacks a role or belongs to another tenant */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description Validation failed; `errors` points at each bad field */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description The database is unreachable; retry later */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+        };
+    };
     campaigns_campaigns_list_campaigns: {
         parameters: {
             query?: {
@@ -11682,6 +12367,62 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["CampaignRead"];
                 };
+            };
+            /** @description Missing, expired or invalid token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description The token lacks a role or belongs to another tenant */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description Validation failed; `errors` points at each bad field */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description The database is unreachable; retry later */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+        };
+    };
+    campaigns_campaigns_delete_campaign: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                campaign_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             /** @description Missing, expired or invalid token */
             401: {
@@ -12314,6 +13055,60 @@ export interface operations {
             };
         };
     };
+    campaigns_campaigns_delete_policy: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Missing, expired or invalid token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description The token lacks a role or belongs to another tenant */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description Validation failed; `errors` points at each bad field */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description The database is unreachable; retry later */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+        };
+    };
     campaigns_segments_list_segments: {
         parameters: {
             query?: {
@@ -12517,6 +13312,62 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["SegmentRead"];
                 };
+            };
+            /** @description Missing, expired or invalid token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description The token lacks a role or belongs to another tenant */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description Validation failed; `errors` points at each bad field */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description The database is unreachable; retry later */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+        };
+    };
+    campaigns_segments_delete_segment: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                segment_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             /** @description Missing, expired or invalid token */
             401: {
@@ -13142,6 +13993,62 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["SurveyRead"];
                 };
+            };
+            /** @description Missing, expired or invalid token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description The token lacks a role or belongs to another tenant */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description Validation failed; `errors` points at each bad field */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description The database is unreachable; retry later */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+        };
+    };
+    campaigns_surveys_delete_survey: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                survey_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             /** @description Missing, expired or invalid token */
             401: {
