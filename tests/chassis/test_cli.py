@@ -10,10 +10,15 @@ from typer.testing import CliRunner
 
 from crm_shared.cli import app
 from crm_shared.events.catalog import TOPICS, dlq_topic
+from crm_shared.service import load_services
 from crm_shared.settings import DEV_JWT_SECRET, ServiceSettings
+from tests.conftest import TEST_KAFKA
 from tests.kafka_helpers import produce
 
-runner = CliRunner()
+# The CLI reads settings from the environment: point every service at the tests' broker.
+runner = CliRunner(
+    env={f"{s.name.upper()}_KAFKA_BOOTSTRAP_SERVERS": TEST_KAFKA for s in load_services()}
+)
 
 
 def test_token_carries_tenant_roles_and_subject() -> None:
