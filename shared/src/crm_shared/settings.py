@@ -28,8 +28,10 @@ class ServiceSettings(BaseSettings):
     app_role: str = "crm_app"
     database_url: str = ""
     migration_database_url: str = ""
-    db_pool_size: int = 10
-    db_max_overflow: int = 10
+    # Connections kept open per process. Overflow connections are closed when returned, so a
+    # burst past the pool would open and close one per request: keep the pool, not overflow.
+    db_pool_size: int = 20
+    db_max_overflow: int = 0
 
     kafka_bootstrap_servers: str = "127.0.0.1:9092"
     kafka_security_protocol: str = "PLAINTEXT"
