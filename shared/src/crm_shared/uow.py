@@ -13,7 +13,6 @@ so its statements (flushes, savepoints) all land inside our transaction.
 from __future__ import annotations
 
 import contextlib
-import itertools
 from collections.abc import AsyncIterator
 from types import TracebackType
 from typing import Any, Self
@@ -43,6 +42,21 @@ def begin_for_tenant(tenant_id: str) -> str:
     return f"BEGIN; SELECT set_config('app.tenant_id', {literal}, true)"
 
 
+@contextlib.asynccontextmanager
+async def savepoint(driver: Any) -> AsyncIterator[None]:
+    """On a driver connection inside a transaction: the block's statements are undone alone if
+    it raises. Plain SQL, because asyncpg's own `transaction()` refuses to nest in a transaction
+    it did not start (the unit of work starts its own). Nested savepoints may share the name:
+    PostgreSQL's ROLLBACK TO and RELEASE act on the most recent one."""
+    await driver.execute("SAVEPOINT crm_savepoint")
+    try:
+        yield
+    except BaseException:
+        await driver.execute("ROLLBACK TO SAVEPOINT crm_savepoint")
+        raise
+    await driver.execute("RELEASE SAVEPOINT crm_savepoint")
+
+
 class UnitOfWork:
     def __init__(
         self,
@@ -61,7 +75,6 @@ class UnitOfWork:
         self._events: list[Envelope] = []
         self._session: AsyncSession | None = None
         self._driver: Any = None
-        self._savepoints = itertools.count()
 
     async def driver(self) -> Any:
         """The asyncpg connection of this unit of work's transaction (see driver_connection)."""
@@ -118,19 +131,11 @@ class UnitOfWork:
             await (await session.connection()).invalidate()
         await session.close()
 
-    @contextlib.asynccontextmanager
-    async def savepoint(self) -> AsyncIterator[None]:
-        """Statements in the block are undone alone if it raises (asyncpg's own
-        `transaction()` refuses to nest in a transaction it did not start)."""
-        driver = await self.driver()
-        name = f"uow_savepoint_{next(self._savepoints)}"
-        await driver.execute(f"SAVEPOINT {name}")
-        try:
-            yield
-        except BaseException:
-            await driver.execute(f"ROLLBACK TO SAVEPOINT {name}")
-            raise
-        await driver.execute(f"RELEASE SAVEPOINT {name}")
+    def savepoint(self) -> contextlib.AbstractAsyncContextManager[None]:
+        """Statements in the block are undone alone if it raises (see `savepoint`)."""
+        if self._driver is None:
+            raise RuntimeError("use the unit of work inside `async with uow:`")
+        return savepoint(self._driver)
 
     async def switch_tenant(self, tenant_id: str) -> None:
         """For consumers handling a batch that spans tenants, message by message."""

@@ -19,7 +19,7 @@ import io
 import logging
 import os
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -35,7 +35,7 @@ from crm_contacts.imports import people, reader
 from crm_contacts.imports.cells import Verdict
 from crm_contacts.imports.models import ImportJob
 from crm_shared.settings import ServiceSettings
-from crm_shared.uow import UnitOfWork
+from crm_shared.uow import UnitOfWork, savepoint
 
 log = logging.getLogger(__name__)
 UPLOADS = Path(os.environ.get("CONTACTS_IMPORT_DIR", "/tmp/crm-contacts-imports"))
@@ -246,7 +246,7 @@ async def _load(
     cells, bytes that are not UTF-8) is loaded row by row instead: the good rows, and a
     report for each bad one. Returns how many rows were refused."""
     try:
-        async with _savepoint(conn, "import_copy"):  # a refused COPY leaves nothing behind
+        async with savepoint(conn):  # a refused COPY leaves nothing behind
             await conn.copy_to_table(
                 "import_raw",
                 source=io.BytesIO(chunk.data),
@@ -265,20 +265,6 @@ async def _load(
     return len(bad)
 
 
-@contextlib.asynccontextmanager
-async def _savepoint(conn: Any, name: str) -> AsyncIterator[None]:
-    """Statements in the block are undone alone if it raises. Plain SQL: the unit of work
-    may have begun the transaction on this connection behind asyncpg's back, and asyncpg's
-    own `transaction()` refuses to nest in one it did not start."""
-    await conn.execute(f"SAVEPOINT {name}")
-    try:
-        yield
-    except BaseException:
-        await conn.execute(f"ROLLBACK TO SAVEPOINT {name}")
-        raise
-    await conn.execute(f"RELEASE SAVEPOINT {name}")
-
-
 async def _round(conn: Any, plan: people.PersonPlan, number: int) -> None:
     """Match, check and write the rows of one round. A unique index that a concurrent writer
     made us violate rolls the round back; re-run, its checks now see the other write."""
@@ -286,7 +272,7 @@ async def _round(conn: Any, plan: people.PersonPlan, number: int) -> None:
     match = people.MATCH_BY_EMAIL if plan.match_on == "email" else people.MATCH_BY_EXTERNAL_ID
     for attempt in range(RACE_RETRIES):
         try:
-            async with _savepoint(conn, "import_round"):
+            async with savepoint(conn):
                 await conn.execute(ANALYZE_CHECKED)
                 await conn.execute(match, number)
                 await conn.execute(people.CONFLICTS, number)
