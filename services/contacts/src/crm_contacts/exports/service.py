@@ -18,6 +18,8 @@ from pydantic import BaseModel
 from sqlalchemy import Select
 
 from crm_contacts.companies.schemas import CompanyRead
+from crm_contacts.companies.service import FIELDS as COMPANY_FIELDS
+from crm_contacts.imports.schemas import TARGETS
 from crm_contacts.people.schemas import PersonRead
 from crm_contacts.people.service import to_read
 from crm_shared.uow import UnitOfWork
@@ -25,36 +27,12 @@ from crm_shared.uow import UnitOfWork
 BATCH = 500
 LIST_SEP = ";"
 
-PERSON_COLUMNS = [
-    "id",
-    "first_name",
-    "last_name",
-    "email",
-    "emails",
-    "phones",
-    "job_title",
-    "language",
-    "timezone",
-    "lifecycle_stage",
-    "source",
-    "external_id",
-    "tags",
-    "owner_id",
-    "relationship_level",
-    "created_at",
-    "updated_at",
-]
+# A person's columns are the ones an import can fill (so an export imports back), plus the
+# record's id and times; a company's are its editable fields (custom ones come after).
+PERSON_COLUMNS = ["id", *TARGETS, "created_at", "updated_at"]
 COMPANY_COLUMNS = [
     "id",
-    "name",
-    "domain",
-    "industry",
-    "employee_count",
-    "country",
-    "parent_id",
-    "owner_id",
-    "relationship_level",
-    "tags",
+    *(f for f in COMPANY_FIELDS if f != "attributes"),
     "created_at",
     "updated_at",
 ]
