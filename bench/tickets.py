@@ -46,7 +46,7 @@ from crm_shared.auth import mint_token
 from crm_shared.db import create_engine, create_sessionmaker
 from crm_shared.ids import uuid7
 from crm_tickets.main import spec
-from crm_tickets.sla.scheduler import scan
+from crm_tickets.sla.scheduler import CLAIM, CLAIM_WINDOW, scan
 
 RESULTS = Path(__file__).parent / "results"
 TENANT = "bench-tickets"
@@ -125,20 +125,6 @@ async def reset_timers(owner: asyncpg.Connection, due: int) -> None:
 
 # --- SLA scan -----------------------------------------------------------------------------
 
-REF_CLAIM = """
-    SELECT id, tenant_id, ticket_id, contact_id, target, warn_at, due_at, warned_at, breached_at
-    FROM sla_timers
-    WHERE id = ANY(ARRAY(
-        SELECT id FROM sla_timers
-        WHERE warned_at IS NULL AND stopped_at IS NULL AND warn_at <= $1
-        UNION
-        SELECT id FROM sla_timers
-        WHERE breached_at IS NULL AND stopped_at IS NULL AND due_at <= $1
-        ORDER BY id
-        LIMIT 2000
-    ))
-    ORDER BY id LIMIT 500 FOR UPDATE SKIP LOCKED
-"""
 REF_MARK = """
     INSERT INTO sla_emissions (tenant_id, timer_id, kind, emitted_at)
     SELECT t, i, k, $4 FROM unnest($1::text[], $2::bigint[], $3::text[]) AS d(t, i, k)
@@ -180,7 +166,7 @@ async def reference_scan(pool: asyncpg.Pool) -> int:
     while True:
         now = datetime.now(UTC)
         async with pool.acquire() as conn, conn.transaction():
-            rows = await conn.fetch(REF_CLAIM, now)
+            rows = await conn.fetch(CLAIM, now, 500, 500 * CLAIM_WINDOW)  # the service's own claim
             if not rows:
                 return emitted
             due = [(r, "warning") for r in rows if r["warned_at"] is None and r["warn_at"] <= now]
