@@ -3,7 +3,6 @@ handlers (or through the real broker and ConsumerRunner), each test in its own t
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -35,11 +34,6 @@ async def analytics_owner(analytics_settings: ServiceSettings) -> AsyncIterator[
     engine = create_engine(analytics_settings, migration=True)
     yield engine
     await engine.dispose()
-
-
-@pytest.fixture
-def tenant() -> str:
-    return f"t-{uuid.uuid4().hex[:12]}"
 
 
 @pytest.fixture
