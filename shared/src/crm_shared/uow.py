@@ -17,19 +17,13 @@ from collections.abc import AsyncIterator
 from types import TracebackType
 from typing import Any, Self
 
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from crm_shared.db import driver_connection
 from crm_shared.events.envelope import Envelope, EventData
 from crm_shared.outbox import write_outbox
 
-SET_TENANT = text("SELECT set_config('app.tenant_id', :tenant, true)")
-
-
-async def set_tenant(session: AsyncSession, tenant_id: str) -> None:
-    """Scope the current transaction to one tenant; RLS policies read `app.tenant_id`."""
-    await session.execute(SET_TENANT, {"tenant": tenant_id})
+SET_TENANT = "SELECT set_config('app.tenant_id', $1, true)"  # RLS policies read it
 
 
 def begin_for_tenant(tenant_id: str) -> str:
@@ -140,7 +134,7 @@ class UnitOfWork:
     async def switch_tenant(self, tenant_id: str) -> None:
         """For consumers handling a batch that spans tenants, message by message."""
         self.tenant_id = tenant_id
-        await set_tenant(self.session, tenant_id)
+        await (await self.driver()).execute(SET_TENANT, tenant_id)
 
     def publish(self, data: EventData, *, subject: str | None = None) -> Envelope:
         """Queue an event; it reaches the outbox in this unit of work's commit, or never."""

@@ -2,7 +2,8 @@
 
 The consumer runner applies a fetched batch in one transaction, calling the handlers one
 event at a time. Writes that no handler reads back (timeline entries, orders, invoices,
-contracts, CSAT, surveys, campaign touches) are buffered here and written at commit with one
+contracts, CSAT, surveys, campaign touches) are buffered here and written before the commit
+(`write_buffered`, the subscription's before_commit step) with one
 INSERT ... SELECT FROM unnest(<an array per column>) ON CONFLICT per tenant, table and column
 set (fixed SQL text per shape: nothing compiled per batch); successive upserts of one
 row are merged first, with the same result as running them in order. Anything that reads or
@@ -18,15 +19,12 @@ import weakref
 from dataclasses import dataclass, field
 from typing import Any, cast
 
-from sqlalchemy import Table, event, text
+from sqlalchemy import Table
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session
 
 from crm_analytics.database import Base
-from crm_shared.uow import UnitOfWork
-
-SET_TENANT = text("SELECT set_config('app.tenant_id', :tenant, true)")
-SET_TENANT_SQL = "SELECT set_config('app.tenant_id', $1, true)"
+from crm_shared.uow import SET_TENANT, UnitOfWork
 
 
 @dataclass
@@ -58,8 +56,6 @@ def state(uow: UnitOfWork) -> BatchState:
     found = _STATES.get(sync)
     if found is None:
         found = _STATES[sync] = BatchState()
-        event.listen(sync, "before_commit", _write_before_commit)
-        event.listen(sync, "after_rollback", _forget)
     return found
 
 
@@ -153,7 +149,7 @@ def _statements(batch: BatchState) -> list[tuple[str, tuple[Any, ...]]]:
     for (tenant, name), rows in batch.pending.items():
         by_tenant.setdefault(tenant, []).append((name, rows))
     for tenant, tables in by_tenant.items():
-        statements.append((SET_TENANT_SQL, (tenant,)))
+        statements.append((SET_TENANT, (tenant,)))
         for name, rows in tables:
             table = batch.tables[name]
             groups: dict[tuple[tuple[str, ...], tuple[str, ...]], list[Pending]] = {}
@@ -167,26 +163,12 @@ def _statements(batch: BatchState) -> list[tuple[str, tuple[Any, ...]]]:
     return statements
 
 
-def _write_before_commit(session: Session) -> None:
-    """Sync hook: under asyncio it runs inside the session's greenlet, so it may emit SQL."""
-    found = _STATES.get(session)
-    if found is None or not found.pending:
-        return
-    connection = session.connection()
-    for sql, params in _statements(found):
-        connection.exec_driver_sql(sql, params)
-
-
-def _forget(session: Session) -> None:
-    _STATES.pop(session, None)
-
-
 async def write_buffered(uow: UnitOfWork) -> None:
     """Write the buffered rows now (before a statement that reads or moves them)."""
     found = _STATES.get(uow.session.sync_session)
     if found is None or not found.pending:
         return
-    connection = await uow.session.connection()
+    driver = await uow.driver()
     for sql, params in _statements(found):
-        await connection.exec_driver_sql(sql, params)
-    await uow.session.execute(SET_TENANT, {"tenant": uow.tenant_id})
+        await driver.execute(sql, *params)
+    await uow.switch_tenant(uow.tenant_id)  # the statements set each buffered row's tenant
