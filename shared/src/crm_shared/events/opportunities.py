@@ -33,24 +33,22 @@ class _LeadEvent(EventData):
     lead_id: str
 
 
-class LeadCreated(_LeadEvent):
+class _LeadDetails(_LeadEvent):
+    email: str | None = None
+    company_name: str | None = None
+    country: str | None = None
+    attribution: Attribution = Attribution()
+    possible_duplicate_of: str | None = None
+
+
+class LeadCreated(_LeadDetails):
     type = "crm.lead.created"
     description = "A lead arrived (API or web-to-lead form)."
-    email: str | None = None
-    company_name: str | None = None
-    country: str | None = None
-    attribution: Attribution = Attribution()
-    possible_duplicate_of: str | None = None
 
 
-class LeadUpdated(_LeadEvent):
+class LeadUpdated(_LeadDetails):
     type = "crm.lead.updated"
     description = "A lead's details were edited; `changed` names the fields."
-    email: str | None = None
-    company_name: str | None = None
-    country: str | None = None
-    attribution: Attribution = Attribution()
-    possible_duplicate_of: str | None = None
     changed: list[str]
 
 

@@ -179,20 +179,23 @@ async def _take_in(uow: UnitOfWork, lead: Lead, assignment: Assignment | None) -
     if assignment is not None:
         lead.owner_id, lead.team_id = assignment.owner_id, assignment.team_id
     await insert_row(uow, lead)
-    duplicate = lead.duplicate_of_lead_id or lead.duplicate_of_contact_id
-    uow.publish(
-        LeadCreated(
-            tenant_id=uow.tenant_id,
-            lead_id=str(lead.id),
-            email=lead.email,
-            company_name=lead.company_name,
-            country=lead.country,
-            attribution=_attribution(lead),
-            possible_duplicate_of=str(duplicate) if duplicate else None,
-        )
-    )
+    uow.publish(LeadCreated(**_details(uow, lead)))
     if assignment is not None:
         await record_assignment(uow, lead, assignment)
+
+
+def _details(uow: UnitOfWork, lead: Lead) -> dict[str, Any]:
+    """What a lead's created and updated events say about it."""
+    duplicate = lead.duplicate_of_lead_id or lead.duplicate_of_contact_id
+    return {
+        "tenant_id": uow.tenant_id,
+        "lead_id": str(lead.id),
+        "email": lead.email,
+        "company_name": lead.company_name,
+        "country": lead.country,
+        "attribution": _attribution(lead),
+        "possible_duplicate_of": str(duplicate) if duplicate else None,
+    }
 
 
 def _attribution(lead: Lead) -> Attribution:
@@ -285,19 +288,7 @@ async def update_lead(
         await _flag_duplicate(uow, lead)
     lead.updated_at = datetime.now(UTC)
     await uow.session.flush()
-    duplicate = lead.duplicate_of_lead_id or lead.duplicate_of_contact_id
-    uow.publish(
-        LeadUpdated(
-            tenant_id=uow.tenant_id,
-            lead_id=str(lead.id),
-            email=lead.email,
-            company_name=lead.company_name,
-            country=lead.country,
-            attribution=_attribution(lead),
-            possible_duplicate_of=str(duplicate) if duplicate else None,
-            changed=changed,
-        )
-    )
+    uow.publish(LeadUpdated(**_details(uow, lead), changed=changed))
     return lead
 
 
