@@ -265,31 +265,16 @@ async def _append_or_open(
                     message_id=seen.message_id,
                     created=False,
                 )
-            found = await find(uow)
-            if found is not None:
-                ticket = found
-                message = await service.add_message(
-                    uow,
-                    ticket,
-                    body=text,
-                    public=True,
-                    direction=direction,
-                    channel=channel,
-                    external_id=external_id,
-                )
-                return IntakeResult(
-                    ticket_id=ticket.id,
-                    reference=service.reference(ticket),
-                    message_id=message.id,
-                    created=False,
-                )
-            if requester_id is not None:
+            ticket = await find(uow)
+            created = ticket is None
+            if ticket is None and requester_id is not None:
                 data = TicketCreate(
                     subject=subject[:300] or "(no subject)",
                     requester=Requester(person_id=requester_id),
                     channel=channel,
                 )
                 ticket = await service.create_ticket(uow, data, requester_id)
+            if ticket is not None:
                 message = await service.add_message(
                     uow,
                     ticket,
@@ -303,7 +288,7 @@ async def _append_or_open(
                     ticket_id=ticket.id,
                     reference=service.reference(ticket),
                     message_id=message.id,
-                    created=True,
+                    created=created,
                 )
         requester_id = await resolve_requester(request, uow, who)
     raise AssertionError("unreachable")
