@@ -586,16 +586,7 @@ async def effectiveness_by_segment(uow: UnitOfWork, campaign_id: uuid.UUID) -> l
         matches = condition(segment)
         row = (
             await uow.session.execute(
-                select(
-                    func.count(M.contact_id),
-                    func.count(M.sent_at),
-                    func.count(M.delivered_at),
-                    func.count(M.opened_at),
-                    func.count(M.clicked_at),
-                    func.count(M.responded_at),
-                    func.count(M.bounced_at),
-                    func.count(M.unsubscribed_at),
-                )
+                select(*_member_counts())
                 .select_from(people)
                 .where(M.campaign_id == campaign.id, matches)
             )
@@ -628,6 +619,23 @@ async def effectiveness_by_segment(uow: UnitOfWork, campaign_id: uuid.UUID) -> l
     return result
 
 
+def _member_counts() -> list[ColumnElement[int]]:
+    """Audience, sent, delivered, opened, clicked, responded, bounced, unsubscribed."""
+    return [
+        func.count(column)
+        for column in (
+            M.contact_id,
+            M.sent_at,
+            M.delivered_at,
+            M.opened_at,
+            M.clicked_at,
+            M.responded_at,
+            M.bounced_at,
+            M.unsubscribed_at,
+        )
+    ]
+
+
 async def _measures(
     uow: UnitOfWork, where: ColumnElement[bool], *, by_channel: bool = False
 ) -> list[Effectiveness]:
@@ -635,14 +643,7 @@ async def _measures(
     counts = (
         select(
             key.label("k"),
-            func.count(M.contact_id),
-            func.count(M.sent_at),
-            func.count(M.delivered_at),
-            func.count(M.opened_at),
-            func.count(M.clicked_at),
-            func.count(M.responded_at),
-            func.count(M.bounced_at),
-            func.count(M.unsubscribed_at),
+            *_member_counts(),
         )
         .select_from(Campaign)
         .outerjoin(CampaignMember, CampaignMember.campaign_id == Campaign.id)
