@@ -33,7 +33,13 @@ from crm_shared.settings import ServiceSettings
 
 REPO = Path(__file__).resolve().parents[1]
 TEST_PG = "postgresql+asyncpg://{role}:{role}@127.0.0.1:5432/crm_{service}_test"
-TEST_KAFKA_ENV = {"KAFKA_PORT": "9192", "KAFKA_INSTANCE": "kafka-test"}
+# Its state lives outside the checkout, so every clone on the machine finds the same broker
+# running (rather than refusing a port held by another clone's).
+TEST_KAFKA_ENV = {
+    "KAFKA_PORT": "9192",
+    "KAFKA_INSTANCE": "kafka-test",
+    "CRM_STATE_DIR": str(Path.home() / ".local/state/crm"),
+}
 # Point at a broker of your own with TEST_KAFKA_BOOTSTRAP_SERVERS (then none is started).
 TEST_KAFKA = os.environ.get("TEST_KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9192")
 

@@ -6,4 +6,5 @@ HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 
 "$HERE/postgres.sh" down
 "$HERE/kafka.sh" down
-KAFKA_PORT=9192 KAFKA_INSTANCE=kafka-test "$HERE/kafka.sh" down # the tests' broker
+# the tests' broker (tests/conftest.py: TEST_KAFKA_ENV)
+KAFKA_PORT=9192 KAFKA_INSTANCE=kafka-test CRM_STATE_DIR="$HOME/.local/state/crm" "$HERE/kafka.sh" down
