@@ -7,8 +7,9 @@ import asyncio
 
 import pytest
 from fastapi import FastAPI
-from sqlalchemy import text
+from sqlalchemy import select, text
 
+from crm_contacts.companies.models import Company
 from crm_shared.uow import UnitOfWork
 
 INSERT = (
@@ -84,3 +85,18 @@ async def test_a_cancelled_unit_of_work_leaves_no_open_transaction_in_the_pool(
                 None,
                 "",
             )
+
+
+async def test_a_change_made_before_a_tenant_switch_is_written_for_its_own_tenant(
+    contacts_app: FastAPI, tenant: str
+) -> None:
+    async with uow(contacts_app, tenant) as work:
+        await (await work.driver()).execute(INSERT, tenant, "before")
+    async with uow(contacts_app, tenant) as work:
+        company = await work.session.scalar(select(Company).where(Company.name == "before"))
+        assert company is not None
+        company.name = "after"
+        await work.switch_tenant(f"{tenant}-other")  # a consumer batch moving to the next tenant
+    async with uow(contacts_app, tenant) as work:
+        names = await (await work.driver()).fetch("SELECT name FROM companies")
+    assert [r["name"] for r in names] == ["after"]

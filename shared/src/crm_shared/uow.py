@@ -132,7 +132,10 @@ class UnitOfWork:
         return savepoint(self._driver)
 
     async def switch_tenant(self, tenant_id: str) -> None:
-        """For consumers handling a batch that spans tenants, message by message."""
+        """For consumers handling a batch that spans tenants, message by message. The ORM's
+        pending changes are flushed first: written later, they would meet the next tenant's
+        row-level security (an UPDATE matching no row)."""
+        await self.session.flush()
         self.tenant_id = tenant_id
         await (await self.driver()).execute(SET_TENANT, tenant_id)
 
