@@ -59,7 +59,7 @@ from crm_shared.kafka import client_options, ensure_topics, new_producer
 from crm_shared.settings import ServiceSettings
 
 RESULTS = Path(__file__).parent / "results"
-SCHEMA = "analytics_bench"
+SCHEMA = os.environ.get("BENCH_ANALYTICS_SCHEMA", "analytics_bench")  # one per concurrent run
 TABLES = [*TENANT_TABLES, "inbox", "outbox", "score_schedule", "idempotency_keys"]
 EVENTS = int(os.environ.get("BENCH_EVENTS", "100000"))
 BATCH_SIZES = [int(b) for b in os.environ.get("BENCH_BATCH_SIZES", "100,500,2000").split(",")]
@@ -628,16 +628,21 @@ async def run() -> dict[str, Any]:
     config = settings()
     parts = os.environ.get("BENCH_ANALYTICS_PARTS", ",".join(PARTS)).split(",")
     # parts not run this time keep their figures from the last run that ran them
-    saved = RESULTS / "analytics.json"
-    figures: dict[str, Any] = json.loads(saved.read_text()) if saved.exists() else {}
     runs = {"ingestion": bench_ingestion, "timeline": bench_timeline, "measures": bench_measures}
+    figures = saved_figures()
     async with bench_schema(config) as owner:
         for part in parts:
             await truncate(owner)
-            figures[part] = await runs[part](config, owner)
-            figures[part]["ran_at"] = datetime.now(UTC).isoformat(timespec="seconds")
+            figure = await runs[part](config, owner)
+            figure["ran_at"] = datetime.now(UTC).isoformat(timespec="seconds")
+            figures = saved_figures() | {part: figure}  # re-read: another run may have saved
             save(figures)
     return figures
+
+
+def saved_figures() -> dict[str, Any]:
+    saved = RESULTS / "analytics.json"
+    return json.loads(saved.read_text()) if saved.exists() else {}
 
 
 def save(figures: dict[str, Any]) -> None:
