@@ -60,6 +60,7 @@ def company_snapshot(company: Company) -> CompanySnapshot:
         owner_id=company.owner_id,
         relationship_level=company.relationship_level,
         tags=list(company.tags),
+        external_id=company.external_id,
         version=company.version,
         updated_at=company.updated_at,
     )

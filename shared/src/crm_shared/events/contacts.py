@@ -54,6 +54,7 @@ class CompanySnapshot(BaseModel):
     owner_id: str | None
     relationship_level: str | None
     tags: list[str]
+    external_id: str | None = None  # added later: older events lack it
     version: int
     updated_at: datetime
 

@@ -4,7 +4,17 @@ import uuid
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Boolean, Date, DateTime, ForeignKey, Index, Integer, String, func
+from sqlalchemy import (
+    Boolean,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    UniqueConstraint,
+    func,
+)
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -13,7 +23,10 @@ from crm_contacts.database import Base, TenantRow, Versioned
 
 class Company(Base, Versioned):
     __tablename__ = "companies"
-    __table_args__ = (Index("ix_companies_tenant_parent", "tenant_id", "parent_id"),)
+    __table_args__ = (
+        Index("ix_companies_tenant_parent", "tenant_id", "parent_id"),
+        UniqueConstraint("tenant_id", "external_id"),
+    )
 
     name: Mapped[str] = mapped_column(String(200))
     domain: Mapped[str | None] = mapped_column(String(253))
@@ -27,6 +40,7 @@ class Company(Base, Versioned):
     relationship_level: Mapped[str | None] = mapped_column(String(32))
     tags: Mapped[list[str]] = mapped_column(ARRAY(String(50)), default=list)
     attributes: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)
+    external_id: Mapped[str | None] = mapped_column(String(200))  # another system's key
 
 
 class Role(Base, TenantRow):

@@ -23,6 +23,7 @@ class CompanyFields(StrictModel):
     relationship_level: RelationshipLevel | None = None
     tags: Tags | None = None
     attributes: Attributes | None = None
+    external_id: Annotated[str, Field(min_length=1, max_length=200)] | None = None
 
 
 class CompanyCreate(CompanyFields):
@@ -47,6 +48,7 @@ class CompanyRead(BaseModel):
     relationship_level: RelationshipLevel | None
     tags: list[str]
     attributes: dict[str, object]
+    external_id: str | None
     version: int
     created_at: datetime
     updated_at: datetime
@@ -61,6 +63,7 @@ class CompanyNode(BaseModel):
 
 class CompanyFilters(BaseModel):
     owner_id: str | None = None
+    external_id: str | None = None
     country: str | None = None
     industry: str | None = None
     tag: str | None = None

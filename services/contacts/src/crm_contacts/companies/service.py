@@ -22,7 +22,7 @@ from crm_contacts.custom_fields.service import attribute_filters, checked_attrib
 from crm_contacts.events import company_snapshot
 from crm_contacts.people.service import get_person
 from crm_shared.concurrency import check_version
-from crm_shared.errors import NotFound, ValidationFailed
+from crm_shared.errors import Conflict, NotFound, ValidationFailed
 from crm_shared.events.catalog import (
     CompanyCreated,
     CompanyDeleted,
@@ -45,12 +45,14 @@ FIELDS = (
     "relationship_level",
     "tags",
     "attributes",
+    "external_id",
 )
 MAX_DEPTH = 50
 
 
 async def create_company(uow: UnitOfWork, data: CompanyCreate) -> Company:
     company = Company(tenant_id=uow.tenant_id, tags=[], attributes={})
+    await _ensure_unique(uow, data.external_id)
     data.attributes = await checked_attributes(uow, "company", data.attributes)
     if data.parent_id is not None:
         await _lock_hierarchy(uow)
@@ -85,6 +87,8 @@ async def update_company(
         await _lock_hierarchy(uow)
     company = await get_company(uow, company_id, for_update=True)
     check_version(company.version, expected_version)
+    if "external_id" in data.model_fields_set:
+        await _ensure_unique(uow, data.external_id, exclude=company.id)
     if "parent_id" in data.model_fields_set and data.parent_id != company.parent_id:
         await _check_parent(uow, company.id, data.parent_id)
     if "attributes" in data.model_fields_set:
@@ -121,6 +125,8 @@ async def filtered_query(
         query = query.where(Company.attributes.contains({key: value}))
     if f.owner_id:
         query = query.where(Company.owner_id == f.owner_id)
+    if f.external_id:
+        query = query.where(Company.external_id == f.external_id)
     if f.country:
         query = query.where(Company.country == f.country)
     if f.industry:
@@ -180,6 +186,23 @@ async def descendants(uow: UnitOfWork, company_id: uuid.UUID) -> list[CompanyNod
         select(down).where(down.c.depth > 0).order_by(down.c.depth, down.c.name)
     )
     return [CompanyNode(id=r.id, name=r.name, parent_id=r.parent_id, depth=r.depth) for r in rows]
+
+
+async def _ensure_unique(
+    uow: UnitOfWork, external_id: str | None, exclude: uuid.UUID | None = None
+) -> None:
+    """An external id names one company of the tenant (deleted ones keep theirs, as people
+    do): a clear 409 naming the holder. The unique constraint still decides races."""
+    if not external_id:
+        return
+    query = select(Company.id).where(Company.external_id == external_id)
+    if exclude is not None:
+        query = query.where(Company.id != exclude)
+    if holder := await uow.session.scalar(query):
+        raise Conflict(
+            f"The external id {external_id} belongs to another company.",
+            extra={"conflicting_id": str(holder), "field": "external_id"},
+        )
 
 
 async def _lock_hierarchy(uow: UnitOfWork) -> None:
