@@ -29,8 +29,10 @@ import asyncpg
 
 from bench.chart import line_chart
 from crm_contacts.imports import runner, service
+from crm_contacts.settings import ContactsSettings
 from crm_shared.db import create_engine, create_sessionmaker
 from crm_shared.service import get_service
+from crm_shared.settings import settings_of
 from crm_shared.uow import UnitOfWork
 
 RESULTS = Path(__file__).parent / "results"
@@ -99,16 +101,18 @@ async def copy_reference(dsn: str, path: Path) -> Run:
     return Run("raw COPY", round(seconds, 2), round(ROWS / seconds))
 
 
-async def import_once(uow: UnitOfWork, watch: UnitOfWork, path: Path, name: str) -> Run:
+async def import_once(
+    settings: ContactsSettings, uow: UnitOfWork, watch: UnitOfWork, path: Path, name: str
+) -> Run:
     async with uow:
         job_id = (await service.create_job(uow, "email", MAPPING)).id
         owner = uuid.uuid4()
-        await runner.enqueue(uow, job_id, owner)
-    runner.UPLOADS.mkdir(parents=True, exist_ok=True)
-    await asyncio.to_thread(shutil.copyfile, path, runner.upload_path(job_id))
+        await runner.enqueue(uow, job_id, owner, settings.import_lease_s)
+    settings.import_dir.mkdir(parents=True, exist_ok=True)
+    await asyncio.to_thread(shutil.copyfile, path, runner.upload_path(settings, job_id))
     run = Run(name, 0, 0, rss_before_mb=round(rss_mb(), 1))
     started = time.perf_counter()
-    task = asyncio.create_task(runner.run(uow, job_id, owner))
+    task = asyncio.create_task(runner.run(uow, job_id, owner, settings))
     shown = 0.0
     while not task.done():
         await asyncio.sleep(0.5)
@@ -133,8 +137,12 @@ async def import_once(uow: UnitOfWork, watch: UnitOfWork, path: Path, name: str)
     return run
 
 
+def contacts_settings() -> ContactsSettings:
+    return settings_of(get_service("contacts").settings(), ContactsSettings)
+
+
 async def measure(path: Path) -> list[Run]:
-    settings = get_service("contacts").settings()
+    settings = contacts_settings()
     reference = await copy_reference(settings.database_url.replace("+asyncpg", ""), path)
     print(f"  raw COPY: {reference.rows_per_s:,} rows/s", flush=True)
     engine = create_engine(settings)
@@ -144,8 +152,8 @@ async def measure(path: Path) -> list[Run]:
         UnitOfWork(sessions, tenant_id=tenant, actor="bench", source="bench") for _ in range(2)
     )
     try:
-        first = await import_once(uow, watch, path, "import")
-        again = await import_once(uow, watch, path, "import again (same file)")
+        first = await import_once(settings, uow, watch, path, "import")
+        again = await import_once(settings, uow, watch, path, "import again (same file)")
     finally:
         await engine.dispose()
         await clean_up(settings.migration_database_url.replace("+asyncpg", ""), tenant)
@@ -188,7 +196,7 @@ def report(runs: list[Run]) -> None:
     document = {
         "rows": ROWS,
         "machine": {"cores": os.cpu_count(), "python": sys.version.split()[0]},
-        "chunk_rows": runner.CHUNK_ROWS,
+        "chunk_rows": contacts_settings().import_chunk_rows,
         "ratio_import_to_copy": ratio,
         "runs": [asdict(r) for r in runs],
     }
@@ -215,8 +223,9 @@ def markdown(runs: list[Run], ratio: float) -> str:
         "# contacts import benchmark",
         "",
         f"{ROWS:,} people in one CSV (email, names, phone, stage, a free-form attribute), "
-        f"imported by the service's job in chunks of {runner.CHUNK_ROWS:,} rows, against a raw "
-        "COPY of the same file into a bare temporary table (no checks, no indexes, no events). "
+        f"imported by the service's job in chunks of {contacts_settings().import_chunk_rows:,} "
+        "rows, against a raw COPY of the same file into a bare temporary table (no checks, no "
+        "indexes, no events). "
         f"{os.cpu_count()} cores shared with the database.",
         "",
         "| run | seconds | rows/s | vs COPY | created | updated | unchanged | errors | "

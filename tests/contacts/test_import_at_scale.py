@@ -176,11 +176,15 @@ async def test_imported_people_reach_the_change_feed_once(api: httpx.AsyncClient
 
 
 async def test_progress_is_committed_per_chunk(
-    api: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+    api: httpx.AsyncClient, contacts_app: FastAPI
 ) -> None:
-    monkeypatch.setattr(runner, "CHUNK_ROWS", 7)
-    content = people_csv([(f"chunk{i}@example.com", "C", "", "") for i in range(30)])
-    job = await run_import(api, content, MAPPING)
+    settings = contacts_app.state.settings
+    contacts_app.state.settings = settings.model_copy(update={"import_chunk_rows": 7})
+    try:
+        content = people_csv([(f"chunk{i}@example.com", "C", "", "") for i in range(30)])
+        job = await run_import(api, content, MAPPING)
+    finally:
+        contacts_app.state.settings = settings
     assert (job["total_rows"], job["rows_done"], job["created_count"]) == (30, 30, 30)
     assert job["status"] == "done"
 
@@ -234,7 +238,6 @@ async def test_a_killed_import_resumes_after_its_last_chunk(
     owner_engine: AsyncEngine,
     tenant: str,
     tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     api = client_for(tenant)
     rows = 3000
@@ -242,12 +245,12 @@ async def test_a_killed_import_resumes_after_its_last_chunk(
     source.write_bytes(people_csv([(f"r{i}@example.com", f"R{i}", "", "") for i in range(rows)]))
     sessionmaker = contacts_app.state.sessionmaker
     uow = UnitOfWork(sessionmaker, tenant_id=tenant, actor="test", source="test")
-    monkeypatch.setattr(runner, "LEASE_S", 0.0)  # queued with an expired lease: a worker's
+    settings = contacts_app.state.settings
     async with uow:
         job_id = (await service.create_job(uow, "email", MAPPING)).id
-        await runner.enqueue(uow, job_id, uuid.uuid4())
-    runner.upload_path(job_id).parent.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(source, runner.upload_path(job_id))
+        await runner.enqueue(uow, job_id, uuid.uuid4(), 0.0)  # an expired lease: a worker's
+    runner.upload_path(settings, job_id).parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(source, runner.upload_path(settings, job_id))
 
     worker = start_worker(contacts_app, chunk_rows=50, lease_s=1)
     try:
@@ -259,7 +262,6 @@ async def test_a_killed_import_resumes_after_its_last_chunk(
     assert killed_at["status"] == "running", killed_at
     assert 0 < killed_at["rows_done"] < rows and killed_at["rows_done"] % 50 == 0, killed_at
 
-    monkeypatch.setattr(runner, "LEASE_S", 60.0)
     stopping = asyncio.Event()
     resumed = asyncio.create_task(
         runner.resume_job(contacts_app.state.settings, sessionmaker, stopping)

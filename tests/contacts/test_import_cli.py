@@ -78,6 +78,25 @@ def test_crm_import_runs_the_job_and_reports_it(
     assert "done: 0 created, 0 updated, 40 unchanged, 1 rejected" in again.stdout
 
 
+def test_crm_import_of_companies_matches_on_external_id_by_default(
+    server: str, contacts_app: FastAPI, tmp_path: Path
+) -> None:
+    tenant = f"t-{uuid.uuid4().hex[:8]}"
+    token = mint_token(contacts_app.state.settings, tenant=tenant, roles=["admin"])
+    csv_file = tmp_path / "companies.csv"
+    rows = [f"Firm {i},erp-{i},firm{i}.example" for i in range(12)] + [",erp-x,nameless.example"]
+    csv_file.write_text("Name,Ref,Web\n" + "\n".join(rows) + "\n")
+    mapping = ["-m", "Name=name", "-m", "Ref=external_id", "-m", "Web=domain"]
+
+    done = crm_import(server, token, str(csv_file), "--entity", "company", *mapping)
+    assert done.returncode == 0, done.stderr
+    assert "done: 12 created, 0 updated, 0 unchanged, 1 rejected" in done.stdout
+
+    by_domain = ["--entity", "company", "--match-on", "domain"]
+    again = crm_import(server, token, str(csv_file), *by_domain, *mapping)
+    assert "done: 0 created, 0 updated, 12 unchanged, 1 rejected" in again.stdout
+
+
 def test_crm_import_explains_a_refused_request(
     server: str, contacts_app: FastAPI, tmp_path: Path
 ) -> None:
@@ -92,7 +111,7 @@ def test_crm_import_explains_a_refused_request(
     companies = crm_import(
         server, token, str(csv_file), "--entity", "company", "-m", "E-mail=email"
     )
-    assert companies.returncode == 1 and "entity" in companies.stderr
+    assert companies.returncode == 1 and "unknown field email" in companies.stderr
 
     malformed = crm_import(server, token, str(csv_file), "-m", "E-mail")
     assert malformed.returncode != 0 and "COLUMN=FIELD" in malformed.stderr

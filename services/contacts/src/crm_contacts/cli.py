@@ -16,6 +16,7 @@ import typer
 
 POLL_S = 0.5
 UPLOAD_BLOCK = 1 << 20
+DEFAULT_MATCH = {"person": "email", "company": "external_id"}
 
 
 def import_file(
@@ -27,7 +28,12 @@ def import_file(
         typer.Option("--mapping", "-m", help="COLUMN=FIELD (repeat), e.g. -m E-mail=email"),
     ],
     entity: Annotated[str, typer.Option(help="person | company")] = "person",
-    match_on: Annotated[str, typer.Option(help="email | external_id")] = "email",
+    match_on: Annotated[
+        str | None,
+        typer.Option(
+            help="people: email (default) | external_id; companies: external_id (default) | domain"
+        ),
+    ] = None,
     tenant: Annotated[str, typer.Option(help="tenant to import into")] = "demo",
     url: Annotated[
         str | None, typer.Option(help="contacts API (default: the configured host and port)")
@@ -39,6 +45,7 @@ def import_file(
 ) -> None:
     """Import a CSV file into the contacts service and follow the job to the end."""
     columns = _parse_mapping(mapping)
+    match_on = match_on or DEFAULT_MATCH.get(entity, "email")
     base, bearer = _endpoint(url, token, tenant)
     import httpx
 

@@ -18,6 +18,7 @@ from crm_contacts.interactions.router import router as interactions
 from crm_contacts.merges.router import router as merges
 from crm_contacts.ownership.router import router as ownership
 from crm_contacts.people.router import router as people
+from crm_contacts.settings import ContactsSettings
 from crm_contacts.sync.retention import prune_job
 from crm_contacts.sync.router import router as sync
 from crm_shared.service import ServiceSpec
@@ -58,4 +59,5 @@ spec = ServiceSpec(
     migrations=Path(__file__).parent / "migrations",
     subscription=SUBSCRIPTION,
     jobs=(resume_job, prune_job),
+    settings_class=ContactsSettings,
 )

@@ -13,7 +13,9 @@ from fastapi.responses import JSONResponse, StreamingResponse
 from crm_contacts.imports import service
 from crm_contacts.imports.schemas import ImportJobRead
 from crm_contacts.permissions import Reader, Writer
+from crm_contacts.settings import ContactsSettings
 from crm_shared.errors import ValidationFailed
+from crm_shared.settings import settings_of
 from crm_shared.web import UoW
 
 router = APIRouter(prefix="/v1/imports", tags=["import"])
@@ -48,13 +50,18 @@ def _mapping(raw: str) -> dict[str, str]:
     "",
     status_code=202,
     response_model=ImportJobRead,
-    summary="Import people from a CSV file (a background job)",
+    summary="Import people or companies from a CSV file (a background job)",
     description=(
         "The body is the CSV file (`Content-Type: text/csv`, first line the header). `mapping` "
-        "maps CSV columns to fields: first_name, last_name, email, emails, phones, tags "
-        "(lists separated by `;`), job_title, language, timezone, lifecycle_stage, source, "
-        "external_id, owner_id, relationship_level, or `attr.<key>` for attributes and custom "
-        "fields. Rows upsert by `match_on`, by the API's own rules (a row that repeats an "
+        "maps CSV columns to fields. People (`entity=person`, `match_on` email or "
+        "external_id): first_name, last_name, email, emails, phones, tags (lists separated "
+        "by `;`), job_title, language, timezone, lifecycle_stage, source, external_id, "
+        "owner_id, relationship_level. Companies (`entity=company`, `match_on` external_id "
+        "or domain; a domain that several companies have is a row error): name, domain, "
+        "industry, employee_count, country, owner_id, relationship_level, tags, external_id, "
+        "parent_external_id (the parent's external id: a company stored or an earlier row). "
+        "Both: `attr.<key>` for attributes and custom fields; an empty cell leaves the field "
+        "as it is. Rows upsert by `match_on`, by the API's own rules (a row that repeats an "
         "earlier one updates it; a re-run of the same file changes nothing). Follow the job at "
         "`Location`: progress is committed every chunk of rows, and a job whose process "
         "stopped resumes after its last chunk in the contacts worker. Rejected rows never stop "
@@ -67,18 +74,22 @@ async def start_import(
     uow: UoW,
     _: Writer,
     mapping: Annotated[str, Query(max_length=10_000, description="JSON: CSV column -> field")],
-    match_on: Annotated[Literal["email", "external_id"], Query()] = "email",
-    entity: Annotated[
-        Literal["person"], Query(description="What the rows are (people only, for now)")
-    ] = "person",
+    match_on: Annotated[
+        Literal["email", "external_id", "domain"],
+        Query(description="People: email or external_id; companies: external_id or domain"),
+    ] = "email",
+    entity: Annotated[Literal["person", "company"], Query(description="What the rows are")] = (
+        "person"
+    ),
 ) -> JSONResponse:
     columns = _mapping(mapping)
-    service.check_mapping(columns, match_on)
+    service.check_mapping(columns, match_on, entity)
+    settings = settings_of(request.app.state.settings, ContactsSettings)
     async with uow:
-        job = await service.create_job(uow, match_on, columns)
+        job = await service.create_job(uow, match_on, columns, entity)
         job_id = job.id
-    await service.save_upload(request.stream(), job_id)
-    await service.queue(request.app.state.sessionmaker, uow, job_id)
+    await service.save_upload(request.stream(), settings, job_id)
+    await service.queue(request.app.state.sessionmaker, uow, job_id, settings)
     async with uow:
         read = ImportJobRead.model_validate(await service.get_job(uow, job_id))
     return JSONResponse(

@@ -3,12 +3,14 @@
 Whoever runs a job holds its lease in `import_queue` (the API process right after the
 upload; a worker for a job whose lease expired, e.g. because the process running it was
 killed). Each chunk's transaction renews the lease (and fails if another process took the
-job over), applies the chunk set-based, records the rejected rows, and moves the job's
+job over), applies the chunk, records the rejected rows, and moves the job's
 progress and its byte offset to the end of the chunk: a job resumes exactly after its last
 committed chunk and no row is applied twice.
 
-While the database works on a chunk, a thread reads the next one and runs the Python-only
-checks on it (cells.py), so both CPUs have work.
+What a chunk's transaction does with the rows depends on the entity: people set-based
+(PeopleChunks below, with people.py), companies row by row through the API's service
+(companies.py). While the database works on a chunk, a thread reads the next one and runs
+the Python-only work on it (for people the checks of cells.py), so both CPUs have work.
 """
 
 from __future__ import annotations
@@ -17,13 +19,12 @@ import asyncio
 import contextlib
 import io
 import logging
-import os
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import asyncpg
 import orjson
@@ -31,16 +32,15 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from crm_contacts.custom_fields.service import definitions
-from crm_contacts.imports import people, reader
+from crm_contacts.imports import companies, people, reader
 from crm_contacts.imports.cells import Verdict
 from crm_contacts.imports.models import ImportJob
-from crm_shared.settings import ServiceSettings
+from crm_contacts.imports.outcome import RECORD_ERROR, Totals
+from crm_contacts.settings import ContactsSettings
+from crm_shared.settings import ServiceSettings, settings_of
 from crm_shared.uow import UnitOfWork, savepoint
 
 log = logging.getLogger(__name__)
-UPLOADS = Path(os.environ.get("CONTACTS_IMPORT_DIR", "/tmp/crm-contacts-imports"))
-CHUNK_ROWS = int(os.environ.get("CONTACTS_IMPORT_CHUNK_ROWS", "10000"))
-LEASE_S = float(os.environ.get("CONTACTS_IMPORT_LEASE_S", "60"))
 POLL_S = 2.0
 RACE_RETRIES = 3
 _tasks: set[asyncio.Task[None]] = set()
@@ -50,8 +50,8 @@ class LeaseLost(RuntimeError):
     """Another process took the job over (this one was too slow to renew its lease)."""
 
 
-def upload_path(job_id: uuid.UUID) -> Path:
-    return UPLOADS / f"{job_id}.csv"
+def upload_path(settings: ContactsSettings, job_id: uuid.UUID) -> Path:
+    return settings.import_dir / f"{job_id}.csv"
 
 
 ENQUEUE = """
@@ -72,31 +72,43 @@ RENEW = """
 DONE = "DELETE FROM import_queue WHERE job_id = $1 AND lease_owner = $2"
 
 
-async def enqueue(uow: UnitOfWork, job_id: uuid.UUID, owner: uuid.UUID) -> None:
+async def enqueue(uow: UnitOfWork, job_id: uuid.UUID, owner: uuid.UUID, lease_s: float) -> None:
     """Queue the job, leased to `owner` (the process that will run it at once)."""
-    await (await uow.driver()).execute(ENQUEUE, job_id, uow.tenant_id, owner, LEASE_S)
+    await (await uow.driver()).execute(ENQUEUE, job_id, uow.tenant_id, owner, lease_s)
 
 
-def start(worker: UnitOfWork, job_id: uuid.UUID, owner: uuid.UUID) -> None:
+def start(
+    worker: UnitOfWork, job_id: uuid.UUID, owner: uuid.UUID, settings: ContactsSettings
+) -> None:
     """Run the job in this process, in the background."""
-    task = asyncio.create_task(run(worker, job_id, owner))
+    task = asyncio.create_task(run(worker, job_id, owner, settings))
     _tasks.add(task)
     task.add_done_callback(_tasks.discard)
 
 
-@dataclass
-class Totals:
-    created: int = 0
-    updated: int = 0
-    unchanged: int = 0
-    errors: int = 0
+class Chunks(Protocol):
+    """One entity's way of applying a chunk; the loop around it (lease, progress, resume)
+    is the runner's."""
+
+    chunk_rows: int
+
+    def prepare(self, chunk: reader.Chunk) -> Any:
+        """Python-only work on the chunk, run in a thread while the previous one is applied."""
+
+    async def apply(
+        self, uow: UnitOfWork, chunk: reader.Chunk, prepared: Any, job_id: uuid.UUID, done: int
+    ) -> Totals:
+        """Apply the chunk (whose first row is row `done` + 1 of the file) in the unit of
+        work's transaction, recording its rejected rows."""
 
 
-async def run(uow: UnitOfWork, job_id: uuid.UUID, owner: uuid.UUID) -> None:
-    path = upload_path(job_id)
+async def run(
+    uow: UnitOfWork, job_id: uuid.UUID, owner: uuid.UUID, settings: ContactsSettings
+) -> None:
+    path = upload_path(settings, job_id)
     try:
-        plan, offset, done = await _begin(uow, job_id, path)
-        await _chunks(uow, job_id, owner, plan, path, offset, done)
+        plan, offset, done = await _begin(uow, job_id, path, settings)
+        await _chunks(uow, job_id, owner, plan, path, offset, done, settings.import_lease_s)
         await _finish(uow, job_id, owner, "done", None)
     except LeaseLost:
         log.warning("import %s: lease lost, another process continues it", job_id)
@@ -109,8 +121,8 @@ async def run(uow: UnitOfWork, job_id: uuid.UUID, owner: uuid.UUID) -> None:
 
 
 async def _begin(
-    uow: UnitOfWork, job_id: uuid.UUID, path: Path
-) -> tuple[people.PersonPlan, int, int]:
+    uow: UnitOfWork, job_id: uuid.UUID, path: Path, settings: ContactsSettings
+) -> tuple[Chunks, int, int]:
     """The job's plan and where to (re)start: (plan, byte offset, rows already done)."""
     names, first = await asyncio.to_thread(reader.header, path)
     async with uow:
@@ -121,14 +133,27 @@ async def _begin(
         if job.total_rows is None:
             job.total_rows = await asyncio.to_thread(reader.count_rows, path, first)
         job.status = "running"
-        plan = people.PersonPlan(
-            header=names,
-            mapping=dict(job.mapping),
-            match_on=job.match_on,
-            fields=await definitions(uow, "person"),
-            source=uow.source,
-            traceparent=uow.traceparent,
-        )
+        plan: Chunks
+        if job.entity == "company":
+            plan = companies.CompanyChunks(
+                header=names,
+                mapping=dict(job.mapping),
+                match_on=job.match_on,
+                fields=await definitions(uow, "company"),
+                chunk_rows=settings.import_company_chunk_rows,
+            )
+        else:
+            plan = PeopleChunks(
+                people.PersonPlan(
+                    header=names,
+                    mapping=dict(job.mapping),
+                    match_on=job.match_on,
+                    fields=await definitions(uow, "person"),
+                    source=uow.source,
+                    traceparent=uow.traceparent,
+                ),
+                chunk_rows=settings.import_chunk_rows,
+            )
         return plan, job.byte_offset or first, job.rows_done
 
 
@@ -136,31 +161,65 @@ async def _chunks(
     uow: UnitOfWork,
     job_id: uuid.UUID,
     owner: uuid.UUID,
-    plan: people.PersonPlan,
+    plan: Chunks,
     path: Path,
     offset: int,
     done: int,
+    lease_s: float,
 ) -> None:
-    chunks = reader.chunks(path, offset, CHUNK_ROWS)
-    chunks_done = 0
+    chunks = reader.chunks(path, offset, plan.chunk_rows)
     upcoming = asyncio.ensure_future(asyncio.to_thread(_prepare, chunks, plan))
     while (prepared := await upcoming) is not None:
         upcoming = asyncio.ensure_future(asyncio.to_thread(_prepare, chunks, plan))
-        chunk, verdicts = prepared
+        chunk, work = prepared
         try:
             async with uow:
                 conn = await uow.driver()
-                if await conn.execute(RENEW, job_id, owner, LEASE_S) == "UPDATE 0":
+                if await conn.execute(RENEW, job_id, owner, lease_s) == "UPDATE 0":
                     raise LeaseLost(str(job_id))
-                if await _stale_statistics(conn, chunks_done):
-                    await conn.execute("SELECT import_analyze()")
-                totals = await _apply(conn, plan, chunk, verdicts, job_id, done)
-                chunks_done += 1
+                totals = await plan.apply(uow, chunk, work, job_id, done)
                 await _record(uow, job_id, chunk, totals)
         except BaseException:
             upcoming.cancel()
             raise
         done += chunk.rows
+
+
+def _prepare(chunks: Iterator[reader.Chunk], plan: Chunks) -> tuple[reader.Chunk, Any] | None:
+    chunk = next(chunks, None)
+    if chunk is None:
+        return None
+    return chunk, plan.prepare(chunk)
+
+
+# --- people: set-based (people.py) ---------------------------------------------------------
+
+
+@dataclass
+class PeopleChunks:
+    """A person import's chunks: a handful of set-based statements each (people.py)."""
+
+    plan: people.PersonPlan
+    chunk_rows: int
+    chunks_done: int = field(default=0, init=False)
+
+    def prepare(self, chunk: reader.Chunk) -> list[Verdict]:
+        return self.plan.cells.verdicts(reader.parse(chunk.data))
+
+    async def apply(
+        self,
+        uow: UnitOfWork,
+        chunk: reader.Chunk,
+        prepared: list[Verdict],
+        job_id: uuid.UUID,
+        done: int,
+    ) -> Totals:
+        conn = await uow.driver()
+        if await _stale_statistics(conn, self.chunks_done):
+            await conn.execute("SELECT import_analyze()")
+        totals = await _apply(conn, self.plan, chunk, prepared, job_id, done)
+        self.chunks_done += 1
+        return totals
 
 
 async def _stale_statistics(conn: Any, chunks_done: int) -> bool:
@@ -172,15 +231,6 @@ async def _stale_statistics(conn: Any, chunks_done: int) -> bool:
     return chunks_done == 0 and bool(
         await conn.fetchval("SELECT reltuples <= 0 FROM pg_class WHERE oid = 'people'::regclass")
     )
-
-
-def _prepare(
-    chunks: Iterator[reader.Chunk], plan: people.PersonPlan
-) -> tuple[reader.Chunk, list[Verdict]] | None:
-    chunk = next(chunks, None)
-    if chunk is None:
-        return None
-    return chunk, plan.cells.verdicts(reader.parse(chunk.data))
 
 
 async def _apply(
@@ -232,10 +282,6 @@ OUTCOME_COUNTS = """
            count(*) FILTER (WHERE outcome = 'unchanged') AS unchanged,
            count(*) FILTER (WHERE errors <> '[]') AS errors
     FROM import_checked
-"""
-RECORD_ERROR = """
-    INSERT INTO import_errors (id, tenant_id, job_id, row_number, errors)
-    VALUES (new_uuid7(), current_setting('app.tenant_id'), $1, $2, $3::jsonb)
 """
 
 
@@ -296,6 +342,9 @@ async def _round(conn: Any, plan: people.PersonPlan, number: int) -> None:
                 raise
 
 
+# --- the job's progress ---------------------------------------------------------------------
+
+
 PROGRESS = """
     UPDATE import_jobs SET rows_done = rows_done + $2, created_count = created_count + $3,
         updated_count = updated_count + $4, unchanged_count = unchanged_count + $5,
@@ -336,27 +385,28 @@ async def resume_job(
 ) -> None:
     """Background job of the contacts worker: run every import whose lease expired, from
     its last committed chunk."""
+    contacts = settings_of(settings, ContactsSettings)
     owner = uuid.uuid4()
     while not stopping.is_set():
-        claimed = await _claim(sessionmaker, owner)
+        claimed = await _claim(sessionmaker, owner, contacts.import_lease_s)
         if claimed is not None:
             job_id, tenant_id = claimed
             log.info("resuming import %s", job_id)
             uow = UnitOfWork(sessionmaker, tenant_id=tenant_id, actor=None, source=settings.source)
-            await run(uow, job_id, owner)
+            await run(uow, job_id, owner, contacts)
             continue
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stopping.wait(), POLL_S)
 
 
 async def _claim(
-    sessionmaker: async_sessionmaker[AsyncSession], owner: uuid.UUID
+    sessionmaker: async_sessionmaker[AsyncSession], owner: uuid.UUID, lease_s: float
 ) -> tuple[uuid.UUID, str] | None:
     async with sessionmaker() as session, session.begin():
         row = (
             await session.execute(
                 text(CLAIM.replace("$1", ":owner").replace("$2", ":lease")),
-                {"owner": owner, "lease": LEASE_S},
+                {"owner": owner, "lease": lease_s},
             )
         ).first()
     return (row.job_id, row.tenant_id) if row else None

@@ -28,8 +28,8 @@ class ImportJobRead(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
     id: uuid.UUID
-    entity: Literal["person"]
-    match_on: Literal["email", "external_id"]
+    entity: Literal["person", "company"]
+    match_on: Literal["email", "external_id", "domain"]
     mapping: dict[str, str]
     status: Literal["queued", "running", "done", "failed"]
     total_rows: int | None = Field(description="Data rows in the file (known once counted)")

@@ -1,8 +1,9 @@
-"""CSV import of people as a background job: the API's side (create, upload, read).
+"""CSV import of people or companies as a background job: the API's side (create, upload,
+read).
 
-The upload is streamed to a file; the job then runs chunk by chunk, set-based (runner.py,
-people.py) by the API's own rules, and resumes after its last committed chunk if the
-process running it stops.
+The upload is streamed to a file; the job then runs chunk by chunk by the API's own rules
+(runner.py: people set-based with people.py, companies row by row with companies.py), and
+resumes after its last committed chunk if the process running it stops.
 """
 
 from __future__ import annotations
@@ -16,18 +17,33 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from crm_contacts.imports import runner
+from crm_contacts.imports import companies, runner
 from crm_contacts.imports.models import ImportError_, ImportJob
 from crm_contacts.imports.schemas import TARGETS
+from crm_contacts.settings import ContactsSettings
 from crm_shared.errors import NotFound, ValidationFailed
 from crm_shared.uow import UnitOfWork
 
+MATCH_ON = {"person": ("email", "external_id"), "company": companies.MATCH_ON}
 
-def check_mapping(mapping: dict[str, str], match_on: str) -> None:
+
+def check_mapping(mapping: dict[str, str], match_on: str, entity: str = "person") -> None:
+    if match_on not in MATCH_ON[entity]:
+        raise ValidationFailed(
+            f"A {entity} import cannot match on {match_on}.",
+            errors=[
+                {
+                    "pointer": "/match_on",
+                    "in": "query",
+                    "detail": f"a {entity} import matches on {' or '.join(MATCH_ON[entity])}",
+                }
+            ],
+        )
+    known: tuple[str, ...] = TARGETS if entity == "person" else companies.TARGETS
     errors = [
         {"pointer": f"/mapping/{column}", "in": "query", "detail": f"unknown field {target}"}
         for column, target in mapping.items()
-        if target not in TARGETS and not target.startswith("attr.")
+        if target not in known and not target.startswith("attr.")
     ]
     errors += [
         {"pointer": "/mapping", "in": "query", "detail": f"several columns map to {target}"}
@@ -41,17 +57,19 @@ def check_mapping(mapping: dict[str, str], match_on: str) -> None:
         )
     if match_on == "email" and not targets & {"email", "emails"}:
         errors.append({"pointer": "/mapping", "in": "query", "detail": "no column maps to email"})
-    if match_on == "external_id" and "external_id" not in targets:
+    if match_on in ("external_id", "domain") and match_on not in targets:
         errors.append(
-            {"pointer": "/mapping", "in": "query", "detail": "no column maps to external_id"}
+            {"pointer": "/mapping", "in": "query", "detail": f"no column maps to {match_on}"}
         )
     if errors:
         raise ValidationFailed("The column mapping is not valid.", errors=errors)
 
 
-async def save_upload(chunks: AsyncIterator[bytes], job_id: uuid.UUID) -> Path:
+async def save_upload(
+    chunks: AsyncIterator[bytes], settings: ContactsSettings, job_id: uuid.UUID
+) -> Path:
     """The request body, streamed to disk (never held in memory)."""
-    path = runner.upload_path(job_id)
+    path = runner.upload_path(settings, job_id)
     await asyncio.to_thread(path.parent.mkdir, parents=True, exist_ok=True)
     out = await asyncio.to_thread(path.open, "wb")
     try:
@@ -63,13 +81,16 @@ async def save_upload(chunks: AsyncIterator[bytes], job_id: uuid.UUID) -> Path:
 
 
 async def queue(
-    sessionmaker: async_sessionmaker[AsyncSession], uow: UnitOfWork, job_id: uuid.UUID
+    sessionmaker: async_sessionmaker[AsyncSession],
+    uow: UnitOfWork,
+    job_id: uuid.UUID,
+    settings: ContactsSettings,
 ) -> None:
     """Lease the job to this process and run it here; a worker takes it over if this
     process stops before the end."""
     owner = uuid.uuid4()
     async with uow:
-        await runner.enqueue(uow, job_id, owner)
+        await runner.enqueue(uow, job_id, owner, settings.import_lease_s)
     worker = UnitOfWork(
         sessionmaker,
         tenant_id=uow.tenant_id,
@@ -77,13 +98,15 @@ async def queue(
         source=uow.source,
         traceparent=uow.traceparent,
     )
-    runner.start(worker, job_id, owner)
+    runner.start(worker, job_id, owner, settings)
 
 
-async def create_job(uow: UnitOfWork, match_on: str, mapping: dict[str, str]) -> ImportJob:
+async def create_job(
+    uow: UnitOfWork, match_on: str, mapping: dict[str, str], entity: str = "person"
+) -> ImportJob:
     job = ImportJob(
         tenant_id=uow.tenant_id,
-        entity="person",
+        entity=entity,
         match_on=match_on,
         mapping=mapping,
         status="queued",

@@ -6,18 +6,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from crm_contacts.settings import ContactsSettings
 from crm_shared.errors import Problem
-from crm_shared.settings import ServiceSettings
+from crm_shared.settings import ServiceSettings, settings_of
 from crm_shared.uow import UnitOfWork
 
 log = logging.getLogger(__name__)
-RETENTION = timedelta(days=float(os.environ.get("CONTACTS_SYNC_RETENTION_DAYS", "30")))
 PRUNE_EVERY_S = 3600.0
 
 
@@ -33,9 +32,9 @@ async def check_token(uow: UnitOfWork, xid: int, seq: int) -> None:
     horizon = await (await uow.driver()).fetchrow(HORIZON)
     if horizon is not None and (xid, seq) < (horizon["xid"], horizon["seq"]):
         raise TokenExpired(
-            f"Changes older than {RETENTION.days} days are no longer kept, and some after this "
-            "token are gone. Resync fully: download the records again (list or export "
-            "endpoints), then follow the feed from a new token."
+            "The change feed no longer keeps changes this old, and some after this token are "
+            "gone. Resync fully: download the records again (list or export endpoints), then "
+            "follow the feed from a new token."
         )
 
 
@@ -52,11 +51,12 @@ async def prune_job(
     stopping: asyncio.Event,
 ) -> None:
     """Background job of the contacts worker: prune the change feed every hour."""
+    retention = timedelta(days=settings_of(settings, ContactsSettings).sync_retention_days)
     while not stopping.is_set():
         try:
-            pruned = await prune(sessionmaker, datetime.now(UTC) - RETENTION)
+            pruned = await prune(sessionmaker, datetime.now(UTC) - retention)
             if pruned:
-                log.info("change feed: pruned %d rows older than %s", pruned, RETENTION)
+                log.info("change feed: pruned %d rows older than %s", pruned, retention)
         except Exception:  # pruning is housekeeping: log and try again next time
             log.exception("change feed pruning failed")
         with contextlib.suppress(TimeoutError):

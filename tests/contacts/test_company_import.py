@@ -1,0 +1,258 @@
+"""CSV import of companies as a job: the API's schemas, service and events, row by row."""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import io
+import json
+from typing import Any
+
+import httpx
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from tests.helpers import create_company, outbox_events
+
+MAPPING = {
+    "Name": "name",
+    "Web": "domain",
+    "Ref": "external_id",
+    "Parent": "parent_external_id",
+    "Staff": "employee_count",
+    "Country": "country",
+    "Tags": "tags",
+}
+
+
+def csv_file(rows: list[dict[str, str]], columns: list[str] | None = None) -> bytes:
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=columns or list(MAPPING), restval="")
+    writer.writeheader()
+    writer.writerows(rows)
+    return buffer.getvalue().encode()
+
+
+async def run_import(
+    api: httpx.AsyncClient,
+    content: bytes,
+    mapping: dict[str, str] = MAPPING,
+    match_on: str = "external_id",
+) -> dict[str, Any]:
+    response = await api.post(
+        "/v1/imports",
+        params={"mapping": json.dumps(mapping), "match_on": match_on, "entity": "company"},
+        content=content,
+        headers={"Content-Type": "text/csv"},
+    )
+    assert response.status_code == 202, response.text
+    url = response.headers["location"]
+    for _ in range(600):
+        job: dict[str, Any] = (await api.get(url)).json()
+        if job["status"] in ("done", "failed"):
+            return job
+        await asyncio.sleep(0.05)
+    raise AssertionError("import did not finish")
+
+
+async def companies(api: httpx.AsyncClient, **params: str) -> list[dict[str, Any]]:
+    response = await api.get("/v1/companies", params={"limit": "200"} | params)
+    assert response.status_code == 200, response.text
+    items: list[dict[str, Any]] = response.json()["items"]
+    return items
+
+
+async def report(api: httpx.AsyncClient, job: dict[str, Any]) -> list[dict[str, str]]:
+    response = await api.get(f"/v1/imports/{job['id']}/errors")
+    assert response.status_code == 200
+    return list(csv.DictReader(io.StringIO(response.text)))
+
+
+def rows_with_bad_ones(n: int) -> list[dict[str, str]]:
+    rows = []
+    for i in range(n):
+        row = {
+            "Name": f"Firm {i}",
+            "Web": f"firm{i}.example",
+            "Ref": f"erp-{i}",
+            "Staff": str(10 + i),
+            "Country": "PL",
+            "Tags": "b2b; retail",
+        }
+        if i % 10 == 3:
+            row["Country"] = "Poland"  # every tenth row is bad, in several ways
+        elif i % 10 == 7:
+            row["Staff"] = "many"
+        rows.append(row)
+    return rows
+
+
+async def test_import_creates_reports_bad_rows_and_a_rerun_changes_nothing(
+    api: httpx.AsyncClient, owner_engine: AsyncEngine, tenant: str
+) -> None:
+    content = csv_file(rows_with_bad_ones(50))
+    job = await run_import(api, content)
+    assert job["status"] == "done", job
+    assert (job["entity"], job["total_rows"], job["rows_done"]) == ("company", 50, 50)
+    assert (job["created_count"], job["error_count"]) == (40, 10)
+
+    errors = await report(api, job)
+    assert sorted(int(e["row"]) for e in errors) == [i + 1 for i in range(50) if i % 10 in (3, 7)]
+    assert {e["pointer"] for e in errors} == {"/country", "/employee_count"}
+
+    stored = await companies(api)
+    assert len(stored) == 40
+    first = next(c for c in stored if c["external_id"] == "erp-0")
+    assert (first["name"], first["domain"], first["employee_count"]) == (
+        "Firm 0",
+        "firm0.example",
+        10,
+    )
+    assert first["tags"] == ["b2b", "retail"]
+    events = await outbox_events(owner_engine, tenant)
+    created = [e for e in events if e["type"] == "crm.company.created"]
+    assert len(created) == 40  # the API's events, one per company, none for rejected rows
+    assert created[0]["data"]["company"]["external_id"].startswith("erp-")
+
+    again = await run_import(api, content)
+    assert (again["created_count"], again["updated_count"]) == (0, 0)
+    assert (again["unchanged_count"], again["error_count"]) == (40, 10)
+    assert len(await outbox_events(owner_engine, tenant)) == len(events)  # nothing happened
+
+
+async def test_import_updates_by_external_id_and_by_domain(
+    api: httpx.AsyncClient, owner_engine: AsyncEngine, tenant: str
+) -> None:
+    by_ref = await create_company(api, name="Old name", external_id="erp-1", industry="retail")
+    by_domain = await create_company(api, name="Acme", domain="acme.example")
+
+    job = await run_import(api, csv_file([{"Name": "New name", "Ref": "erp-1", "Staff": "12"}]))
+    assert (job["updated_count"], job["created_count"], job["error_count"]) == (1, 0, 0)
+    updated = (await api.get(f"/v1/companies/{by_ref['id']}")).json()
+    assert (updated["name"], updated["employee_count"]) == ("New name", 12)
+    assert updated["industry"] == "retail"  # an unmapped or empty cell leaves the field alone
+
+    mapping = {"Web": "domain", "Ref": "external_id", "Country": "country"}
+    content = b"Web,Ref,Country\nacme.example,acme-1,DE\nnew.example,,FR\n"
+    job = await run_import(api, content, mapping, match_on="domain")
+    assert (job["updated_count"], job["created_count"], job["error_count"]) == (1, 0, 1)
+    acme = (await api.get(f"/v1/companies/{by_domain['id']}")).json()
+    assert (acme["external_id"], acme["country"], acme["name"]) == ("acme-1", "DE", "Acme")
+    assert [e["pointer"] for e in await report(api, job)] == ["/name"]  # a new one needs a name
+
+    updated_events = [
+        e for e in await outbox_events(owner_engine, tenant) if e["type"] == "crm.company.updated"
+    ]
+    assert len(updated_events) == 2
+
+
+async def test_a_domain_of_several_companies_is_a_row_error(api: httpx.AsyncClient) -> None:
+    for name in ("Twin A", "Twin B"):
+        await create_company(api, name=name, domain="twins.example")
+    content = b"Web,Name\ntwins.example,Which one\nsolo.example,Solo\n"
+    job = await run_import(api, content, {"Web": "domain", "Name": "name"}, match_on="domain")
+    assert (job["created_count"], job["updated_count"], job["error_count"]) == (1, 0, 1)
+    assert await report(api, job) == [
+        {"row": "1", "pointer": "/domain", "detail": "several companies have this domain"}
+    ]
+    names = sorted(c["name"] for c in await companies(api, q="twins"))
+    assert names == ["Twin A", "Twin B"]  # neither was guessed at
+
+
+async def test_parent_by_external_id_earlier_in_the_file_or_stored(api: httpx.AsyncClient) -> None:
+    stored = await create_company(api, name="Holding", external_id="h-1")
+    content = csv_file(
+        [
+            {"Name": "Group", "Ref": "g-1", "Parent": "h-1"},  # parent already stored
+            {"Name": "Daughter", "Ref": "d-1", "Parent": "g-1"},  # parent from the row above
+            {"Name": "Orphan", "Ref": "o-1", "Parent": "nobody"},
+        ]
+    )
+    job = await run_import(api, content)
+    assert (job["created_count"], job["error_count"]) == (2, 1)
+    assert await report(api, job) == [
+        {
+            "row": "3",
+            "pointer": "/parent_external_id",
+            "detail": "no company has the external id nobody",
+        }
+    ]
+    daughter = (await companies(api, external_id="d-1"))[0]
+    ancestors = (await api.get(f"/v1/companies/{daughter['id']}/ancestors")).json()
+    assert [a["name"] for a in ancestors] == ["Group", "Holding"]
+    assert ancestors[1]["id"] == stored["id"]
+
+
+async def test_custom_fields_are_checked_on_import_as_on_the_api(api: httpx.AsyncClient) -> None:
+    for body in (
+        {"key": "size", "label": "Size", "type": "select", "options": ["S", "M", "L"]},
+        {"key": "score", "label": "Score", "type": "number"},
+    ):
+        response = await api.post("/v1/custom-fields", json={"entity": "company"} | body)
+        assert response.status_code == 201, response.text
+    on_api = await api.post("/v1/companies", json={"name": "X", "attributes": {"size": "XL"}})
+    assert on_api.status_code == 422
+    api_error = on_api.json()["errors"][0]
+
+    mapping = {"Name": "name", "Ref": "external_id", "Size": "attr.size", "Score": "attr.score"}
+    content = b"Name,Ref,Size,Score\nGood,c-1,M,4.5\nBad,c-2,XL,1\nWorse,c-3,S,lots\n"
+    job = await run_import(api, content, mapping)
+    assert (job["created_count"], job["error_count"]) == (1, 2)
+    errors = await report(api, job)
+    assert errors[0] == {"row": "2", "pointer": api_error["pointer"], "detail": api_error["detail"]}
+    assert errors[1] == {"row": "3", "pointer": "/attributes/score", "detail": "expected a number"}
+    good = (await companies(api, external_id="c-1"))[0]
+    assert good["attributes"] == {"size": "M", "score": 4.5}
+
+
+async def test_external_id_is_unique_on_the_api_and_on_import(api: httpx.AsyncClient) -> None:
+    holder = await create_company(api, name="First", external_id="dup-1")
+    clash = await api.post("/v1/companies", json={"name": "Second", "external_id": "dup-1"})
+    assert clash.status_code == 409
+    assert clash.json()["conflicting_id"] == holder["id"]
+    other = await create_company(api, name="Other", external_id="dup-2")
+    patched = await api.patch(
+        f"/v1/companies/{other['id']}",
+        json={"external_id": "dup-1"},
+        headers={"If-Match": f'"{other["version"]}"'},
+    )
+    assert patched.status_code == 409 and patched.json()["field"] == "external_id"
+
+    mapping = {"Web": "domain", "Ref": "external_id"}
+    await create_company(api, name="Third", domain="third.example")
+    content = b"Web,Ref\nthird.example,dup-1\n"
+    job = await run_import(api, content, mapping, match_on="domain")
+    assert (job["updated_count"], job["error_count"]) == (0, 1)
+    assert await report(api, job) == [
+        {
+            "row": "1",
+            "pointer": "/external_id",
+            "detail": "The external id dup-1 belongs to another company.",
+        }
+    ]
+    assert [c["name"] for c in await companies(api, external_id="dup-1")] == ["First"]
+
+
+async def test_a_company_mapping_is_checked_before_anything_runs(api: httpx.AsyncClient) -> None:
+    cases = [
+        ({"Mail": "email"}, "external_id", "/mapping/Mail"),  # a person's field
+        ({"Name": "name"}, "external_id", "/mapping"),  # nothing to match on
+        ({"Web": "domain"}, "email", "/match_on"),  # companies have no email
+    ]
+    for mapping, match_on, pointer in cases:
+        response = await api.post(
+            "/v1/imports",
+            params={"mapping": json.dumps(mapping), "match_on": match_on, "entity": "company"},
+            content=b"x\n1\n",
+            headers={"Content-Type": "text/csv"},
+        )
+        assert response.status_code == 422, response.text
+        assert response.json()["errors"][0]["pointer"] == pointer
+    assert (await api.get("/v1/imports/00000000-0000-0000-0000-000000000000")).status_code == 404
+
+
+async def test_company_export_carries_the_external_id(api: httpx.AsyncClient) -> None:
+    await create_company(api, name="Exported", external_id="exp-1")
+    response = await api.get("/v1/companies/export", params={"format": "csv"})
+    assert response.status_code == 200, response.text
+    rows = list(csv.DictReader(io.StringIO(response.text)))
+    assert [(r["name"], r["external_id"]) for r in rows] == [("Exported", "exp-1")]
