@@ -9,8 +9,10 @@ import json
 from typing import Any
 
 import httpx
+import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from crm_contacts.companies import service as company_service
 from tests.helpers import create_company, outbox_events
 
 MAPPING = {
@@ -256,3 +258,34 @@ async def test_company_export_carries_the_external_id(api: httpx.AsyncClient) ->
     assert response.status_code == 200, response.text
     rows = list(csv.DictReader(io.StringIO(response.text)))
     assert [(r["name"], r["external_id"]) for r in rows] == [("Exported", "exp-1")]
+
+
+async def test_a_clash_the_check_missed_is_retried_and_reported(
+    api: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A concurrent writer can take an external id between the API's check and the INSERT:
+    the unique constraint refuses the row, which is re-run, now meets the check, and is
+    reported; the rows after it still go in."""
+    await create_company(api, name="Holder", external_id="race-1")
+    check = company_service._ensure_unique
+    missed: list[str] = []
+
+    async def misses_once(uow: Any, external_id: str | None, exclude: Any = None) -> None:
+        if external_id == "race-1" and not missed:
+            missed.append(external_id)  # as if the holder committed just after this check
+            return
+        await check(uow, external_id, exclude)
+
+    monkeypatch.setattr(company_service, "_ensure_unique", misses_once)
+    content = csv_file(
+        [
+            {"Name": "Late", "Web": "late.example", "Ref": "race-1"},
+            {"Name": "Next", "Web": "next.example", "Ref": "race-2"},
+        ]
+    )
+    job = await run_import(api, content, match_on="domain")
+    assert job["status"] == "done", job
+    assert missed == ["race-1"]
+    assert (job["created_count"], job["error_count"]) == (1, 1)
+    assert (await report(api, job))[0]["pointer"] == "/external_id"
+    assert [c["name"] for c in await companies(api, external_id="race-2")] == ["Next"]
