@@ -6,13 +6,17 @@ import asyncio
 import csv
 import io
 import json
+import uuid
 from typing import Any
 
 import httpx
 import pytest
+from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from crm_contacts.companies import service as company_service
+from crm_contacts.imports import runner, service
+from crm_shared.uow import UnitOfWork
 from tests.helpers import create_company, outbox_events
 
 MAPPING = {
@@ -80,9 +84,9 @@ def rows_with_bad_ones(n: int) -> list[dict[str, str]]:
             "Country": "PL",
             "Tags": "b2b; retail",
         }
-        if i % 10 == 3:
-            row["Country"] = "Poland"  # every tenth row is bad, in several ways
-        elif i % 10 == 7:
+        if i % 20 == 3:
+            row["Country"] = "Poland"  # every tenth row is bad, in two ways
+        elif i % 20 == 13:
             row["Staff"] = "many"
         rows.append(row)
     return rows
@@ -95,14 +99,14 @@ async def test_import_creates_reports_bad_rows_and_a_rerun_changes_nothing(
     job = await run_import(api, content)
     assert job["status"] == "done", job
     assert (job["entity"], job["total_rows"], job["rows_done"]) == ("company", 50, 50)
-    assert (job["created_count"], job["error_count"]) == (40, 10)
+    assert (job["created_count"], job["error_count"]) == (45, 5)
 
     errors = await report(api, job)
-    assert sorted(int(e["row"]) for e in errors) == [i + 1 for i in range(50) if i % 10 in (3, 7)]
+    assert sorted(int(e["row"]) for e in errors) == [i + 1 for i in range(50) if i % 10 == 3]
     assert {e["pointer"] for e in errors} == {"/country", "/employee_count"}
 
     stored = await companies(api)
-    assert len(stored) == 40
+    assert len(stored) == 45
     first = next(c for c in stored if c["external_id"] == "erp-0")
     assert (first["name"], first["domain"], first["employee_count"]) == (
         "Firm 0",
@@ -112,12 +116,12 @@ async def test_import_creates_reports_bad_rows_and_a_rerun_changes_nothing(
     assert first["tags"] == ["b2b", "retail"]
     events = await outbox_events(owner_engine, tenant)
     created = [e for e in events if e["type"] == "crm.company.created"]
-    assert len(created) == 40  # the API's events, one per company, none for rejected rows
+    assert len(created) == 45  # the API's events, one per company, none for rejected rows
     assert created[0]["data"]["company"]["external_id"].startswith("erp-")
 
     again = await run_import(api, content)
     assert (again["created_count"], again["updated_count"]) == (0, 0)
-    assert (again["unchanged_count"], again["error_count"]) == (40, 10)
+    assert (again["unchanged_count"], again["error_count"]) == (45, 5)
     assert len(await outbox_events(owner_engine, tenant)) == len(events)  # nothing happened
 
 
@@ -289,3 +293,31 @@ async def test_a_clash_the_check_missed_is_retried_and_reported(
     assert (job["created_count"], job["error_count"]) == (1, 1)
     assert (await report(api, job))[0]["pointer"] == "/external_id"
     assert [c["name"] for c in await companies(api, external_id="race-2")] == ["Next"]
+
+
+async def test_a_company_job_left_behind_is_finished_by_the_worker(
+    api: httpx.AsyncClient, contacts_app: FastAPI, tenant: str
+) -> None:
+    settings = contacts_app.state.settings
+    sessionmaker = contacts_app.state.sessionmaker
+    uow = UnitOfWork(sessionmaker, tenant_id=tenant, actor="test", source="test")
+    async with uow:
+        job_id = (await service.create_job(uow, "external_id", MAPPING, "company")).id
+        await runner.enqueue(uow, job_id, uuid.uuid4(), 0.0)  # its process is gone
+    path = runner.upload_path(settings, job_id)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(csv_file([{"Name": f"Left {i}", "Ref": f"left-{i}"} for i in range(7)]))
+
+    stopping = asyncio.Event()
+    worker = asyncio.create_task(runner.resume_job(settings, sessionmaker, stopping))
+    try:
+        for _ in range(200):
+            job = (await api.get(f"/v1/imports/{job_id}")).json()
+            if job["status"] == "done":
+                break
+            await asyncio.sleep(0.05)
+    finally:
+        stopping.set()
+        await worker
+    assert (job["entity"], job["created_count"], job["rows_done"]) == ("company", 7, 7)
+    assert len(await companies(api, q="Left")) == 7
