@@ -10,6 +10,7 @@ from fastapi import FastAPI
 from sqlalchemy import select, text
 
 from crm_contacts.companies.models import Company
+from crm_shared.events.catalog import ContactDeleted
 from crm_shared.uow import UnitOfWork
 
 INSERT = (
@@ -50,19 +51,30 @@ async def test_a_failure_rolls_back_orm_and_driver_writes(
     assert count == 0
 
 
-async def test_a_savepoint_undoes_only_its_block(contacts_app: FastAPI, tenant: str) -> None:
+async def test_a_savepoint_undoes_only_its_block_and_its_events(
+    contacts_app: FastAPI, tenant: str
+) -> None:
+    def note(work: UnitOfWork, text: str) -> None:
+        work.publish(ContactDeleted(tenant_id=tenant, contact_id=text))
+
     async def undone(work: UnitOfWork) -> None:
         async with work.savepoint():
             await (await work.driver()).execute(INSERT, tenant, "undone")
+            note(work, "undone")
             raise LookupError("undo the block")
 
     async with uow(contacts_app, tenant) as work:
         await (await work.driver()).execute(INSERT, tenant, "kept")
+        note(work, "kept")
         with pytest.raises(LookupError):
             await undone(work)
     async with uow(contacts_app, tenant) as work:
         names = await (await work.driver()).fetch("SELECT name FROM companies ORDER BY name")
+        events = await (await work.driver()).fetch(
+            "SELECT data->>'contact_id' AS contact FROM outbox WHERE tenant_id = $1", tenant
+        )
     assert [r["name"] for r in names] == ["kept"]
+    assert [r["contact"] for r in events] == ["kept"]
 
 
 async def test_a_cancelled_unit_of_work_leaves_no_open_transaction_in_the_pool(

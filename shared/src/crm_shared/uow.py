@@ -125,11 +125,19 @@ class UnitOfWork:
             await (await session.connection()).invalidate()
         await session.close()
 
-    def savepoint(self) -> contextlib.AbstractAsyncContextManager[None]:
-        """Statements in the block are undone alone if it raises (see `savepoint`)."""
+    @contextlib.asynccontextmanager
+    async def savepoint(self) -> AsyncIterator[None]:
+        """Statements in the block are undone alone if it raises (see `savepoint`), and so
+        are the events it published: they describe writes that never happened."""
         if self._driver is None:
             raise RuntimeError("use the unit of work inside `async with uow:`")
-        return savepoint(self._driver)
+        published = len(self._events)
+        try:
+            async with savepoint(self._driver):
+                yield
+        except BaseException:
+            del self._events[published:]
+            raise
 
     async def switch_tenant(self, tenant_id: str) -> None:
         """For consumers handling a batch that spans tenants, message by message. The ORM's
