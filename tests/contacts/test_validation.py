@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
@@ -64,6 +65,24 @@ async def test_oversize_body_is_refused(api: httpx.AsyncClient) -> None:
     )
     assert response.status_code == 413
     assert response.json()["code"] == "payload_too_large"
+
+
+async def test_oversize_body_without_a_length_is_refused_as_it_streams(
+    api: httpx.AsyncClient,
+) -> None:
+    async def body() -> AsyncIterator[bytes]:  # chunked: no Content-Length to check up front
+        yield b'{"first_name": "'
+        for _ in range(20):
+            yield b"x" * 100_000
+        yield b'"}'
+
+    response = await api.post(
+        "/v1/people", content=body(), headers={"content-type": "application/json"}
+    )
+    assert response.status_code == 413
+    assert response.headers["content-type"] == "application/problem+json"
+    assert "1,000,000 bytes" in response.json()["detail"]
+    assert (await api.get("/v1/people")).json()["items"] == []
 
 
 async def test_bad_patch_changes_nothing(api: httpx.AsyncClient) -> None:

@@ -99,6 +99,10 @@ class ValidationFailed(Problem):
     status, code, title = 422, "validation_failed", "The request is not valid"
 
 
+class PayloadTooLarge(Problem):
+    status, code, title = 413, "payload_too_large", "Payload too large"
+
+
 class RateLimited(Problem):
     status, code, title = 429, "rate_limited", "Too many requests"
 
@@ -192,6 +196,7 @@ def _status_problem(status: int, detail: str) -> Problem:
         Conflict,
         PreconditionFailed,
         PreconditionRequired,
+        PayloadTooLarge,
         RateLimited,
         ServiceUnavailable,
     ):

@@ -14,6 +14,8 @@ from fastapi.responses import JSONResponse, Response
 from fastapi.routing import APIRoute
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
+from starlette.exceptions import HTTPException
+from starlette.middleware.body_limit import MAX_BODY_SIZE_SCOPE_KEY
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from crm_shared.auth import Principal, authenticate
@@ -47,22 +49,9 @@ class RequestContextMiddleware:
         request_id = headers.get(b"x-request-id", b"").decode()[:64] or str(uuid7())
         request_id_var.set(request_id)
         tenant_var.set(None)
-        if int(headers.get(b"content-length", b"0") or 0) > MAX_BODY_BYTES:
-            response = JSONResponse(
-                {
-                    "type": "https://errors.crm.dev/payload-too-large",
-                    "title": "Payload too large",
-                    "status": 413,
-                    "code": "payload_too_large",
-                    "detail": f"Request bodies are limited to {MAX_BODY_BYTES} bytes.",
-                },
-                status_code=413,
-                media_type="application/problem+json",
-            )
-            await response(scope, receive, send)
-            return
         status = 500
         started = time.perf_counter()
+        receive = _capped(receive, scope, int(headers.get(b"content-length", b"0") or 0))
 
         async def send_with_id(message: Message) -> None:
             nonlocal status
@@ -82,6 +71,27 @@ class RequestContextMiddleware:
             REQUEST_LATENCY.labels(
                 self.service, scope["method"], template, f"{status // 100}xx"
             ).observe(time.perf_counter() - started)
+
+
+def _capped(receive: Receive, scope: Scope, declared: int) -> Receive:
+    """The request body, refused (413) past MAX_BODY_BYTES, or past the route's own
+    `max_body_size` for a route that streams uploads: whether its length was declared or
+    not (a chunked body is counted as it arrives)."""
+    received = 0
+
+    async def receive_capped() -> Message:
+        nonlocal received
+        limit = scope.get(MAX_BODY_SIZE_SCOPE_KEY, MAX_BODY_BYTES)
+        if declared > limit:
+            raise HTTPException(413, f"This request's body is limited to {limit:,} bytes.")
+        message = await receive()
+        if message["type"] == "http.request":
+            received += len(message.get("body", b""))
+            if received > limit:
+                raise HTTPException(413, f"This request's body is limited to {limit:,} bytes.")
+        return message
+
+    return receive_capped
 
 
 def health_router() -> APIRouter:
