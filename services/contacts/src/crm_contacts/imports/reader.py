@@ -10,12 +10,17 @@ from __future__ import annotations
 
 import csv
 import io
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 BOM = b"\xef\xbb\xbf"
+# Python's csv refuses cells over 128 KiB by default, which failed a whole job for one long
+# note that COPY takes: no limit of its own (a chunk is in memory anyway; the fields' own
+# lengths are checked as the API checks them).
+csv.field_size_limit(sys.maxsize)
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ from crm_shared.settings import settings_of
 from crm_shared.web import UoW
 
 router = APIRouter(prefix="/v1/imports", tags=["import"])
+MAX_UPLOAD_BYTES = 4 * 1024**3  # streamed to disk, so only the disk bounds it: ~20M people
 CSV_BODY: dict[str, Any] = {
     "requestBody": {
         "required": True,
@@ -49,23 +50,24 @@ def _mapping(raw: str) -> dict[str, str]:
 @router.post(
     "",
     status_code=202,
+    max_body_size=MAX_UPLOAD_BYTES,
     response_model=ImportJobRead,
     summary="Import people or companies from a CSV file (a background job)",
     description=(
-        "The body is the CSV file (`Content-Type: text/csv`, first line the header). `mapping` "
-        "maps CSV columns to fields. People (`entity=person`, `match_on` email or "
-        "external_id): first_name, last_name, email, emails, phones, tags (lists separated "
-        "by `;`), job_title, language, timezone, lifecycle_stage, source, external_id, "
-        "owner_id, relationship_level. Companies (`entity=company`, `match_on` external_id "
-        "or domain; a domain that several companies have is a row error): name, domain, "
-        "industry, employee_count, country, owner_id, relationship_level, tags, external_id, "
-        "parent_external_id (the parent's external id: a company stored or an earlier row). "
-        "Both: `attr.<key>` for attributes and custom fields; an empty cell leaves the field "
-        "as it is. Rows upsert by `match_on`, by the API's own rules (a row that repeats an "
-        "earlier one updates it; a re-run of the same file changes nothing). Follow the job at "
-        "`Location`: progress is committed every chunk of rows, and a job whose process "
-        "stopped resumes after its last chunk in the contacts worker. Rejected rows never stop "
-        "the others: they are listed at `/v1/imports/{id}/errors`."
+        "The body is the CSV file (`Content-Type: text/csv`, first line the header, up to 4 GiB)."
+        " `mapping` maps CSV columns to fields. People (`entity=person`, `match_on` email or "
+        "external_id): first_name, last_name, email, emails, phones, tags (lists separated by "
+        "`;`), job_title, language, timezone, lifecycle_stage, source, external_id, owner_id, "
+        "relationship_level. Companies (`entity=company`, `match_on` external_id or domain; a "
+        "domain that several companies have is a row error): name, domain, industry, "
+        "employee_count, country, owner_id, relationship_level, tags, external_id, "
+        "parent_external_id (the parent's external id: a company stored or an earlier row). Both:"
+        " `attr.<key>` for attributes and custom fields; an empty cell leaves the field as it is."
+        " Rows upsert by `match_on`, by the API's own rules (a row that repeats an earlier one "
+        "updates it; a re-run of the same file changes nothing). Follow the job at `Location`: "
+        "progress is committed every chunk of rows, and a job whose process stopped resumes after"
+        " its last chunk in the contacts worker. Rejected rows never stop the others: they are "
+        "listed at `/v1/imports/{id}/errors`."
     ),
     openapi_extra=CSV_BODY,
 )
