@@ -129,7 +129,8 @@ async def test_import_updates_by_external_id_and_by_domain(
     api: httpx.AsyncClient, owner_engine: AsyncEngine, tenant: str
 ) -> None:
     by_ref = await create_company(api, name="Old name", external_id="erp-1", industry="retail")
-    by_domain = await create_company(api, name="Acme", domain="acme.example")
+    by_domain = await create_company(api, name="Acme", domain="Acme.Example")
+    assert by_domain["domain"] == "acme.example"  # domains are case-insensitive: stored lower
 
     job = await run_import(api, csv_file([{"Name": "New name", "Ref": "erp-1", "Staff": "12"}]))
     assert (job["updated_count"], job["created_count"], job["error_count"]) == (1, 0, 0)
@@ -138,7 +139,7 @@ async def test_import_updates_by_external_id_and_by_domain(
     assert updated["industry"] == "retail"  # an unmapped or empty cell leaves the field alone
 
     mapping = {"Web": "domain", "Ref": "external_id", "Country": "country"}
-    content = b"Web,Ref,Country\nacme.example,acme-1,DE\nnew.example,,FR\n"
+    content = b"Web,Ref,Country\nACME.example,acme-1,DE\nnew.example,,FR\n"
     job = await run_import(api, content, mapping, match_on="domain")
     assert (job["updated_count"], job["created_count"], job["error_count"]) == (1, 0, 1)
     acme = (await api.get(f"/v1/companies/{by_domain['id']}")).json()

@@ -4,12 +4,17 @@ import uuid
 from datetime import date, datetime
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
 from crm_contacts.people.schemas import RelationshipLevel
 from crm_shared.validation import Attributes, CountryCode, ShortText, StrictModel, Tags, UserId
 
-Domain = Annotated[str, Field(max_length=253, pattern=r"^[A-Za-z0-9.-]+\.[A-Za-z]{2,}$")]
+# Stored lower-case: domains are case-insensitive, and imports match companies on them.
+Domain = Annotated[
+    str,
+    Field(max_length=253, pattern=r"^[A-Za-z0-9.-]+\.[A-Za-z]{2,}$"),
+    AfterValidator(str.lower),
+]
 
 
 class CompanyFields(StrictModel):

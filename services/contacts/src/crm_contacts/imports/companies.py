@@ -21,7 +21,7 @@ from typing import Any
 
 import orjson
 from pydantic import ValidationError
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -138,8 +138,11 @@ class CompanyChunks:
         return "updated" if uow.published else "unchanged"
 
     async def _match(self, uow: UnitOfWork, key: str) -> Company | None:
-        column = Company.external_id if self.match_on == "external_id" else Company.domain
-        query = select(Company).where(column == key, Company.deleted_at.is_(None)).limit(2)
+        if self.match_on == "external_id":
+            matches = Company.external_id == key
+        else:  # as the API stores them now, and as older rows may still have them
+            matches = func.lower(Company.domain) == key.lower()
+        query = select(Company).where(matches, Company.deleted_at.is_(None)).limit(2)
         found = list((await uow.session.scalars(query)).all())
         if len(found) > 1:  # only domains can repeat; never guess which one is meant
             raise _row_error("/domain", "several companies have this domain")
