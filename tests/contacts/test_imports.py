@@ -6,12 +6,15 @@ import asyncio
 import csv
 import io
 import json
+from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
+import pytest
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from tests.helpers import create_person, outbox_events
+from tests.helpers import count_rows, create_person, outbox_events
 
 MAPPING = {
     "E-mail": "email",
@@ -145,3 +148,25 @@ async def test_a_large_file_with_long_cells_is_imported(api: httpx.AsyncClient) 
     job = await run_import(api, content, {"E-mail": "email", "First": "first_name"})
 
     assert (job["status"], job["created_count"], job["error_count"]) == ("done", 6, 0)
+
+
+async def test_an_upload_cut_short_leaves_a_failed_job_not_a_waiting_one(
+    api: httpx.AsyncClient, owner_engine: AsyncEngine, tenant: str
+) -> None:
+    async def cut_short() -> AsyncIterator[bytes]:
+        yield csv_file(rows_with_bad_ones(3))
+        raise ConnectionResetError("the client went away")
+
+    with pytest.raises(ConnectionResetError):
+        await api.post(
+            "/v1/imports",
+            params={"mapping": json.dumps(MAPPING)},
+            content=cut_short(),
+            headers={"Content-Type": "text/csv"},
+        )
+
+    async with owner_engine.connect() as conn:
+        await conn.execute(text("SELECT set_config('app.tenant_id', :t, false)"), {"t": tenant})
+        jobs = (await conn.execute(text("SELECT status, failure FROM import_jobs"))).all()
+    assert [tuple(job) for job in jobs] == [("failed", "the upload did not complete")]
+    assert await count_rows(owner_engine, "people", tenant) == 0

@@ -90,7 +90,11 @@ async def start_import(
     async with uow:
         job = await service.create_job(uow, match_on, columns, entity)
         job_id = job.id
-    await service.save_upload(request.stream(), settings, job_id)
+    try:
+        await service.save_upload(request.stream(), settings, job_id)
+    except Exception:  # too large, or the client went away: no job waits for it forever
+        await service.abandon(uow, settings, job_id, "the upload did not complete")
+        raise
     await service.queue(request.app.state.sessionmaker, uow, job_id, settings)
     async with uow:
         read = ImportJobRead.model_validate(await service.get_job(uow, job_id))

@@ -12,6 +12,7 @@ import asyncio
 import uuid
 from collections import Counter
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 from sqlalchemy import select
@@ -78,6 +79,14 @@ async def save_upload(
     finally:
         await asyncio.to_thread(out.close)
     return path
+
+
+async def abandon(uow: UnitOfWork, settings: ContactsSettings, job_id: uuid.UUID, why: str) -> None:
+    """The job failed before it could start (its upload did not arrive whole)."""
+    async with uow:
+        job = await get_job(uow, job_id)
+        job.status, job.failure, job.finished_at = "failed", why, datetime.now(UTC)
+    await asyncio.to_thread(runner.upload_path(settings, job_id).unlink, missing_ok=True)
 
 
 async def queue(
