@@ -6,14 +6,18 @@ import asyncio
 import csv
 import io
 import json
+import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
 import pytest
+from fastapi import FastAPI
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from crm_contacts.imports.service import error_rows
+from crm_shared.uow import UnitOfWork
 from tests.helpers import count_rows, create_person, outbox_events
 
 MAPPING = {
@@ -73,7 +77,7 @@ def rows_with_bad_ones(n: int) -> list[dict[str, str]]:
 
 
 async def test_import_with_bad_rows_then_rerun_changes_nothing(
-    api: httpx.AsyncClient, owner_engine: AsyncEngine, tenant: str
+    api: httpx.AsyncClient, owner_engine: AsyncEngine, tenant: str, contacts_app: FastAPI
 ) -> None:
     field = await api.post(
         "/v1/custom-fields",
@@ -97,6 +101,9 @@ async def test_import_with_bad_rows_then_rerun_changes_nothing(
     errors = list(csv.DictReader(io.StringIO(report.text)))
     assert sorted({int(e["row"]) for e in errors}) == [i + 1 for i in range(50) if i % 10 in (3, 7)]
     assert any(e["pointer"] == "/lifecycle_stage" for e in errors)
+    work = UnitOfWork(contacts_app.state.sessionmaker, tenant_id=tenant, actor=None, source="/t")
+    paged = [row async for row, _ in error_rows(work, uuid.UUID(job["id"]), page=3)]
+    assert paged == sorted({int(e["row"]) for e in errors})  # page after page, none twice
 
     people = (await api.get("/v1/people", params={"limit": 200})).json()["items"]
     assert len(people) == 40

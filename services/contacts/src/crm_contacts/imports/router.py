@@ -120,15 +120,18 @@ async def get_import(job_id: uuid.UUID, uow: UoW, _: Reader) -> ImportJobRead:
 async def import_errors(job_id: uuid.UUID, uow: UoW, _: Reader) -> StreamingResponse:
     async with uow:
         await service.get_job(uow, job_id)
-        rows = [(e.row_number, e.errors) for e in await service.error_rows(uow, job_id)]
 
     async def report() -> AsyncIterator[str]:
         buffer = io.StringIO()
         writer = csv.writer(buffer)
         writer.writerow(["row", "pointer", "detail"])
-        for number, errors in rows:
+        async for number, errors in service.error_rows(uow, job_id):
             for error in errors:
                 writer.writerow([number, error.get("pointer", ""), error.get("detail", "")])
+            if buffer.tell() > 64_000:
+                yield buffer.getvalue()
+                buffer.seek(0)
+                buffer.truncate()
         yield buffer.getvalue()
 
     return StreamingResponse(

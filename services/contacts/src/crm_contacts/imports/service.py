@@ -14,6 +14,7 @@ from collections import Counter
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -140,8 +141,22 @@ async def get_job(uow: UnitOfWork, job_id: uuid.UUID) -> ImportJob:
     return job
 
 
-async def error_rows(uow: UnitOfWork, job_id: uuid.UUID) -> list[ImportError_]:
-    query = (
-        select(ImportError_).where(ImportError_.job_id == job_id).order_by(ImportError_.row_number)
-    )
-    return list((await uow.session.scalars(query)).all())
+async def error_rows(
+    uow: UnitOfWork, job_id: uuid.UUID, page: int = 5_000
+) -> AsyncIterator[tuple[int, list[dict[str, Any]]]]:
+    """A job's rejected rows in file order, a page per transaction (memory stays flat)."""
+    after = 0
+    while True:
+        async with uow:
+            query = (
+                select(ImportError_.row_number, ImportError_.errors)
+                .where(ImportError_.job_id == job_id, ImportError_.row_number > after)
+                .order_by(ImportError_.row_number)
+                .limit(page)
+            )
+            rows = (await uow.session.execute(query)).all()
+        for number, errors in rows:
+            yield number, errors
+        if len(rows) < page:
+            return
+        after = rows[-1].row_number
