@@ -1,18 +1,23 @@
-"""The measures, as pure functions over plain data, exactly as docs/domain.md defines them.
+"""The measures' formulas, exactly as docs/domain.md defines them: the constants the counting
+queries use, and pure functions over plain data or numpy columns (one entry per customer).
 
 Rates are percentages (0-100) rounded to 2 decimals, or None when the denominator is zero.
 """
 
 from __future__ import annotations
 
-import bisect
-import math
 import statistics
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
+
+import numpy as np
+from numpy.typing import NDArray
+
+Array = NDArray[np.float64]
+IntArray = NDArray[np.int64]
 
 
 def percent(numerator: int | float | Decimal, denominator: int | float | Decimal) -> float | None:
@@ -21,60 +26,23 @@ def percent(numerator: int | float | Decimal, denominator: int | float | Decimal
     return round(float(numerator) / float(denominator) * 100, 2)
 
 
-def retention_rate(
-    previous_buyers: set[str], current_buyers: set[str]
-) -> tuple[int, int, float | None]:
-    """W = Kt / K(t-1) x 100%: Kt = customers of period t-1 who bought again in period t."""
-    kt = len(previous_buyers & current_buyers)
-    return kt, len(previous_buyers), percent(kt, len(previous_buyers))
+PROMOTER_FROM = 9  # NPS promoters score 9-10
+DETRACTOR_UP_TO = 6  # detractors 0-6
 
 
-def churn_rate(left: set[str], base: set[str]) -> tuple[int, int, float | None]:
-    """W = Kz / K x 100% (static: K all customers) or Kz / Ku x 100% (dynamic: Ku customers
-    whose contract ended in the period). `left` is counted within `base`."""
-    kz = len(left & base)
-    return kz, len(base), percent(kz, len(base))
+def net_promoter_score(respondents: int, promoters: int, detractors: int) -> float | None:
+    """NPS = % promoters - % detractors, over the respondents."""
+    if not respondents:
+        return None
+    return round((promoters - detractors) / respondents * 100, 2)
 
 
-def loyalty_indexes(
-    intents: Mapping[str, str | None],
-) -> tuple[int, int, int, float | None, float | None]:
-    """Over the customers surveyed (their latest answer): Kb unconditional, Kw conditional will
-    to buy again. WLK = (Kb + Kw) / K x 100%, WWLK = Kb / K x 100%."""
-    answered = {c: i for c, i in intents.items() if i is not None}
-    k = len(answered)
-    kb = sum(1 for i in answered.values() if i == "unconditional")
-    kw = sum(1 for i in answered.values() if i == "conditional")
-    return k, kb, kw, percent(kb + kw, k), percent(kb, k)
-
-
-def net_promoter_score(scores: Iterable[int]) -> tuple[int, int, int, float | None]:
-    """NPS = % promoters (9-10) - % detractors (0-6), over the respondents."""
-    values = list(scores)
-    promoters = sum(1 for s in values if s >= 9)
-    detractors = sum(1 for s in values if s <= 6)
-    if not values:
-        return 0, 0, 0, None
-    return (
-        len(values),
-        promoters,
-        detractors,
-        round((promoters - detractors) / len(values) * 100, 2),
-    )
-
-
-def quintile_scores(
-    values: Mapping[str, float], *, higher_is_better: bool = True
-) -> dict[str, int]:
+def quintile_scores(values: Array, *, higher_is_better: bool = True) -> IntArray:
     """Score 1-5 by rank: score = 1 + floor(5 * w / n), w = customers strictly worse, n = all.
-    Ties share a score; the best fifth gets 5."""
-    sign = 1.0 if higher_is_better else -1.0
-    ordered = sorted(sign * v for v in values.values())
-    n = len(ordered)
-    return {
-        customer: 1 + math.floor(5 * bisect.bisect_left(ordered, sign * value) / n)
-        for customer, value in values.items()
-    }
+    Ties share a score; the best fifth gets 5. Vectorised: one sort, one binary search each."""
+    signed = np.asarray(values, dtype=float) * (1.0 if higher_is_better else -1.0)
+    worse = np.searchsorted(np.sort(signed), signed, side="left")
+    return np.asarray(1 + (5 * worse) // max(len(signed), 1), dtype=np.int64)
 
 
 # (segment, rule) in evaluation order; the first rule that matches names the segment.
@@ -90,22 +58,24 @@ RFM_SEGMENT_RULES: list[tuple[str, str]] = [
 ]
 
 
-def rfm_segment(r: int, f: int, m: int) -> str:
-    if r >= 4 and f >= 4 and m >= 4:
-        return "champions"
-    if r >= 3 and f >= 4:
-        return "loyal"
-    if r >= 4 and f in (2, 3):
-        return "potential_loyalists"
-    if r >= 4 and f == 1:
-        return "new_customers"
-    if r <= 2 and f >= 3:
-        return "at_risk"
-    if r == 2:
-        return "hibernating"
-    if r == 1:
-        return "lost"
-    return "need_attention"
+SEGMENTS = [name for name, _ in RFM_SEGMENT_RULES]
+
+
+def rfm_segments(r: IntArray, f: IntArray, m: IntArray) -> IntArray:
+    """Each customer's segment, as its position in SEGMENTS: the first rule that matches."""
+    return np.select(
+        [
+            (r >= 4) & (f >= 4) & (m >= 4),
+            (r >= 3) & (f >= 4),
+            (r >= 4) & ((f == 2) | (f == 3)),
+            (r >= 4) & (f == 1),
+            (r <= 2) & (f >= 3),
+            r == 2,
+            r == 1,
+        ],
+        range(len(SEGMENTS) - 1),
+        default=len(SEGMENTS) - 1,
+    )
 
 
 VALUE_TIER_RULES = (
@@ -114,33 +84,15 @@ VALUE_TIER_RULES = (
 )
 
 
-def value_tier(m_score: int, monetary: Decimal) -> str:
-    if monetary <= 0:
-        return "unprofitable"
-    if m_score == 5:
-        return "key"
-    if m_score >= 3:
-        return "standard"
-    return "low"
+VALUE_TIERS = ["unprofitable", "key", "standard", "low"]
 
 
-@dataclass(frozen=True)
-class Pareto:
-    customers: int
-    top_customers: int
-    top_revenue: Decimal
-    total_revenue: Decimal
-    share: float | None
+def value_tiers(m: IntArray, monetary: Array) -> IntArray:
+    """Each customer's tier, as its position in VALUE_TIERS."""
+    return np.select([np.asarray(monetary) <= 0, m == 5, m >= 3], [0, 1, 2], default=3)
 
 
-def pareto_concentration(revenues: Iterable[Decimal], top_fraction: float = 0.2) -> Pareto:
-    """Share of revenue from the top ceil(20% x n) customers by revenue in the period."""
-    ordered = sorted((r for r in revenues if r > 0), reverse=True)
-    n = len(ordered)
-    top = math.ceil(top_fraction * n) if n else 0
-    top_revenue = sum(ordered[:top], Decimal(0))
-    total = sum(ordered, Decimal(0))
-    return Pareto(n, top, top_revenue, total, percent(top_revenue, total))
+PARETO_TOP = 0.2  # the share of customers whose revenue the Pareto concentration reports
 
 
 LOYALTY_TYPES = {
@@ -151,10 +103,14 @@ LOYALTY_TYPES = {
 }
 
 
+SATISFIED_AT = 4  # mean satisfaction (CSAT and survey, 1-5)
+LOYAL_AT = 2  # purchases
+
+
 def loyalty_type(satisfaction: float, repeat_purchases: int) -> str:
-    """Jones & Sasser: satisfied = mean satisfaction (CSAT and survey, 1-5) >= 4;
-    loyal = 2 or more purchases."""
-    return LOYALTY_TYPES[(satisfaction >= 4, repeat_purchases >= 2)]
+    """Jones & Sasser: satisfied = mean satisfaction >= SATISFIED_AT; loyal = LOYAL_AT or more
+    purchases."""
+    return LOYALTY_TYPES[(satisfaction >= SATISFIED_AT, repeat_purchases >= LOYAL_AT)]
 
 
 def summary(values: list[float]) -> tuple[float | None, float | None]:

@@ -2,165 +2,177 @@
 
 A period is [start, end) in UTC days; "the previous period" is the same number of days just
 before it. Orders count when placed in the period and not cancelled.
+
+Each measure is counted in the database (one statement over the orders, most of them streaming
+over ix_orders_customer_history without a sort), so only counts and sums come back; what needs
+Python (the CLV fit, the RFM ranks) reads one row per customer, never one per order.
 """
 
 from __future__ import annotations
 
-import statistics
-from collections import Counter, defaultdict
+from collections import defaultdict
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
+from typing import Any
 
 import numpy as np
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, select
 
 from crm_analytics.measures import formulas as f
 from crm_analytics.measures import schemas as s
-from crm_analytics.projections.models import (
-    Campaign,
-    CampaignTouch,
-    Contract,
-    ContractEnd,
-    Csat,
-    CustomerScore,
-    Opportunity,
-    Order,
-    SurveyAnswer,
-    Ticket,
-)
-from crm_analytics.scores.service import HORIZON_WEEKS, compute_scores, purchase_histories
+from crm_analytics.projections.models import Campaign, CampaignTouch, Opportunity
+from crm_analytics.scores.service import HORIZON_WEEKS, compute_scores, customer_orders
 from crm_shared.uow import UnitOfWork
+
+# Aggregating a million customers in one hash table: well above the 4 MB default, for this
+# transaction only (SET LOCAL).
+WORK_MEM = "256MB"
 
 
 def at(day: date) -> datetime:
     return datetime.combine(day, time.min, tzinfo=UTC)
 
 
-async def segment_members(uow: UnitOfWork, segment: str | None) -> set[str] | None:
-    """Customers whose last computed RFM segment or value tier is `segment` (None: everyone)."""
-    if segment is None:
-        return None
-    rows = await uow.session.scalars(
-        select(CustomerScore.contact_id).where(
-            or_(CustomerScore.rfm_segment == segment, CustomerScore.value_tier == segment)
-        )
-    )
-    return set(rows)
-
-
-def only(customers: set[str], members: set[str] | None) -> set[str]:
-    return customers if members is None else customers & members
-
-
 def period(start: date, end: date) -> s.Period:
     return s.Period(start=start, end=end)
 
 
-async def buyers(uow: UnitOfWork, start: datetime, end: datetime) -> set[str]:
-    rows = await uow.session.scalars(
-        select(Order.contact_id)
-        .where(Order.cancelled_at.is_(None), Order.placed_at >= start, Order.placed_at < end)
-        .distinct()
+def in_segment(param: int, segment: str | None) -> str:
+    """SQL condition: the row's customer has `segment` as last computed RFM segment or value
+    tier (bound to $param); always true without a segment."""
+    if segment is None:
+        return "TRUE"
+    return (
+        f"contact_id IN (SELECT contact_id FROM customer_scores WHERE rfm_segment = ${param} "
+        f"OR value_tier = ${param})"
     )
-    return set(rows)
+
+
+def segment_args(segment: str | None) -> tuple[str, ...]:
+    return () if segment is None else (segment,)
+
+
+async def one(uow: UnitOfWork, sql: str, *args: Any) -> Any:
+    """The single row of an aggregate query, on the transaction's driver connection."""
+    driver = await uow.driver()
+    await driver.execute(f"SET LOCAL work_mem = '{WORK_MEM}'")
+    return await driver.fetchrow(sql, *args)
+
+
+async def rows(uow: UnitOfWork, sql: str, *args: Any) -> list[Any]:
+    driver = await uow.driver()
+    await driver.execute(f"SET LOCAL work_mem = '{WORK_MEM}'")
+    return list(await driver.fetch(sql, *args))
 
 
 async def retention(
     uow: UnitOfWork, start: date, end: date, segment: str | None = None
 ) -> s.Retention:
-    members = await segment_members(uow, segment)
     previous_start = start - (end - start)
-    previous = only(await buyers(uow, at(previous_start), at(start)), members)
-    current = only(await buyers(uow, at(start), at(end)), members)
-    kt, k_prev, rate = f.retention_rate(previous, current)
+    kt, k_prev = await one(
+        uow,
+        f"""
+        SELECT count(*) FILTER (WHERE before AND during), count(*) FILTER (WHERE before)
+        FROM (SELECT bool_or(placed_at < $2) AS before, bool_or(placed_at >= $2) AS during
+              FROM orders
+              WHERE cancelled_at IS NULL AND placed_at >= $1 AND placed_at < $3
+                AND {in_segment(4, segment)}
+              GROUP BY contact_id) AS buyers
+        """,
+        at(previous_start),
+        at(start),
+        at(end),
+        *segment_args(segment),
+    )
     return s.Retention(
         period=period(start, end),
         previous_period=period(previous_start, start),
         formula="W = Kt / K(t-1) x 100%",
         numerator=kt,
         denominator=k_prev,
-        rate=rate,
+        rate=f.percent(kt, k_prev),
     )
-
-
-async def contract_ends(uow: UnitOfWork, start: date, end: date) -> tuple[set[str], set[str]]:
-    """(customers with a contract term ending in the period, those not renewing one)."""
-    rows = (
-        await uow.session.execute(
-            select(ContractEnd.contact_id, ContractEnd.renewed).where(
-                ContractEnd.end_date >= start, ContractEnd.end_date < end
-            )
-        )
-    ).all()
-    return {c for c, _ in rows}, {c for c, renewed in rows if not renewed}
 
 
 async def static_churn(
     uow: UnitOfWork, start: date, end: date, segment: str | None = None
 ) -> s.RateMeasure:
-    members = await segment_members(uow, segment)
-    _, left = await contract_ends(uow, start, end)
-    customers = set(
-        await uow.session.scalars(
-            select(Order.contact_id).where(Order.placed_at < at(end)).distinct()
-        )
+    # K: anyone with an order or a contract before the end; Kz: those of them who left
+    k, kz = await one(
+        uow,
+        f"""
+        SELECT count(*), count(*) FILTER (WHERE contact_id IN (
+                   SELECT contact_id FROM contract_ends
+                   WHERE end_date >= $1 AND end_date < $2 AND NOT renewed))
+        FROM ((SELECT DISTINCT contact_id FROM orders WHERE placed_at < $3)
+              UNION
+              SELECT contact_id FROM contracts WHERE starts_on IS NULL OR starts_on < $2
+             ) AS known
+        WHERE {in_segment(4, segment)}
+        """,
+        start,
+        end,
+        at(end),
+        *segment_args(segment),
     )
-    customers |= set(
-        await uow.session.scalars(
-            select(Contract.contact_id)
-            .where((Contract.starts_on.is_(None)) | (Contract.starts_on < end))
-            .distinct()
-        )
-    )
-    kz, k, rate = f.churn_rate(left, only(customers, members))
     return s.RateMeasure(
         period=period(start, end),
         formula="W = Kz / K x 100%",
         numerator=kz,
         denominator=k,
-        rate=rate,
+        rate=f.percent(kz, k),
     )
 
 
 async def dynamic_churn(
     uow: UnitOfWork, start: date, end: date, segment: str | None = None
 ) -> s.RateMeasure:
-    members = await segment_members(uow, segment)
-    ended, left = await contract_ends(uow, start, end)
-    kz, ku, rate = f.churn_rate(left, only(ended, members))
+    # Ku: customers with a contract term ending in the period; Kz: those not renewing one
+    kz, ku = await one(
+        uow,
+        f"""
+        SELECT count(DISTINCT contact_id) FILTER (WHERE NOT renewed), count(DISTINCT contact_id)
+        FROM contract_ends
+        WHERE end_date >= $1 AND end_date < $2 AND {in_segment(3, segment)}
+        """,
+        start,
+        end,
+        *segment_args(segment),
+    )
     return s.RateMeasure(
         period=period(start, end),
         formula="W = Kz / Ku x 100%",
         numerator=kz,
         denominator=ku,
-        rate=rate,
+        rate=f.percent(kz, ku),
     )
 
 
-async def latest_answers(uow: UnitOfWork, start: date, end: date) -> list[SurveyAnswer]:
-    """Each respondent's latest answer in the period."""
-    rows = await uow.session.scalars(
-        select(SurveyAnswer)
-        .where(SurveyAnswer.answered_at >= at(start), SurveyAnswer.answered_at < at(end))
-        .order_by(SurveyAnswer.contact_id, SurveyAnswer.answered_at, SurveyAnswer.response_id)
-    )
-    latest: dict[str, SurveyAnswer] = {}
-    for row in rows:
-        latest[row.contact_id] = row
-    return list(latest.values())
+def latest_answers(where: str) -> str:
+    """Each respondent's latest answer in [$1, $2) (by answered_at, then response id)."""
+    return f"""
+        SELECT DISTINCT ON (contact_id) contact_id, nps_score, repurchase_intent
+        FROM survey_answers
+        WHERE answered_at >= $1 AND answered_at < $2 AND {where}
+        ORDER BY contact_id, answered_at DESC, response_id DESC
+    """
 
 
 async def loyalty(
     uow: UnitOfWork, start: date, end: date, segment: str | None = None
 ) -> s.LoyaltyIndexes:
-    members = await segment_members(uow, segment)
-    answers = [
-        a
-        for a in await latest_answers(uow, start, end)
-        if a.repurchase_intent and (members is None or a.contact_id in members)
-    ]
-    k, kb, kw, standard, strengthened = f.loyalty_indexes(
-        {a.contact_id: a.repurchase_intent for a in answers}
+    # over the respondents whose latest answer states an intent
+    k, kb, kw = await one(
+        uow,
+        f"""
+        SELECT count(*), count(*) FILTER (WHERE repurchase_intent = 'unconditional'),
+               count(*) FILTER (WHERE repurchase_intent = 'conditional')
+        FROM ({latest_answers(in_segment(3, segment))}) AS latest
+        WHERE repurchase_intent <> ''
+        """,
+        at(start),
+        at(end),
+        *segment_args(segment),
     )
     return s.LoyaltyIndexes(
         period=period(start, end),
@@ -168,29 +180,22 @@ async def loyalty(
         surveyed=k,
         unconditional=kb,
         conditional=kw,
-        standard_index=standard,
-        strengthened_index=strengthened,
+        standard_index=f.percent(kb + kw, k),
+        strengthened_index=f.percent(kb, k),
     )
 
 
 async def nps(uow: UnitOfWork, start: date, end: date, segment: str | None = None) -> s.Nps:
-    members = await segment_members(uow, segment)
-    rows = await uow.session.scalars(
-        select(SurveyAnswer)
-        .where(
-            SurveyAnswer.answered_at >= at(start),
-            SurveyAnswer.answered_at < at(end),
-            SurveyAnswer.nps_score.is_not(None),
-        )
-        .order_by(SurveyAnswer.contact_id, SurveyAnswer.answered_at, SurveyAnswer.response_id)
-    )
-    latest = {
-        row.contact_id: row.nps_score
-        for row in rows
-        if members is None or row.contact_id in members
-    }
-    n, promoters, detractors, score = f.net_promoter_score(
-        v for v in latest.values() if v is not None
+    n, promoters, detractors = await one(
+        uow,
+        f"""
+        SELECT count(*), count(*) FILTER (WHERE nps_score >= {f.PROMOTER_FROM}),
+               count(*) FILTER (WHERE nps_score <= {f.DETRACTOR_UP_TO})
+        FROM ({latest_answers("nps_score IS NOT NULL AND " + in_segment(3, segment))}) AS latest
+        """,
+        at(start),
+        at(end),
+        *segment_args(segment),
     )
     return s.Nps(
         period=period(start, end),
@@ -198,85 +203,121 @@ async def nps(uow: UnitOfWork, start: date, end: date, segment: str | None = Non
         respondents=n,
         promoters=promoters,
         detractors=detractors,
-        nps=score,
+        nps=f.net_promoter_score(n, promoters, detractors),
     )
 
 
 async def rfm(uow: UnitOfWork, as_of: datetime, limit: int) -> s.Rfm:
-    scores, _ = compute_scores(await purchase_histories(uow, as_of), as_of, with_clv=False)
-    ranked = sorted(scores, key=lambda x: (-(x.r + x.f + x.m), x.contact_id))
+    customers = await customer_orders(uow, as_of, repeat=False)
+    scores, _ = compute_scores(customers, with_clv=False)
+    rank = scores.r + scores.f + scores.m
+    listed = await rows(
+        uow,
+        "SELECT i, contact_id, total FROM customer_orders WHERE i = ANY($1::int[])",
+        best(rank, limit),
+    )
     return s.Rfm(
         as_of=as_of,
         formula="score = 1 + floor(5 x w / n) per dimension (w = customers strictly worse)",
         segment_rules=[s.SegmentRule(segment=n, rule=r) for n, r in f.RFM_SEGMENT_RULES],
         value_tier_rule=f.VALUE_TIER_RULES,
-        segments=dict(Counter(x.segment for x in scores)),
-        value_tiers=dict(Counter(x.tier for x in scores)),
-        customers=[
-            s.RfmCustomer(
-                contact_id=x.contact_id,
-                recency_days=x.recency_days,
-                frequency=x.frequency,
-                monetary=x.monetary,
-                r=x.r,
-                f=x.f,
-                m=x.m,
-                segment=x.segment,
-                value_tier=x.tier,
-            )
-            for x in ranked[:limit]
-        ],
+        segments=counts(scores.segment, f.SEGMENTS),
+        value_tiers=counts(scores.tier, f.VALUE_TIERS),
+        customers=sorted(
+            (
+                s.RfmCustomer(
+                    contact_id=contact_id,
+                    recency_days=round(float(customers.recency_days[i]), 4),
+                    frequency=int(customers.orders[i]),
+                    monetary=total,
+                    r=int(scores.r[i]),
+                    f=int(scores.f[i]),
+                    m=int(scores.m[i]),
+                    segment=f.SEGMENTS[scores.segment[i]],
+                    value_tier=f.VALUE_TIERS[scores.tier[i]],
+                )
+                for i, contact_id, total in listed
+            ),
+            key=lambda c: (-(c.r + c.f + c.m), c.contact_id),
+        )[:limit],
     )
+
+
+def best(rank: Any, limit: int) -> list[int]:
+    """Positions of the customers ranked at least as high as the `limit`-th (ties by id are
+    broken once their ids are known)."""
+    if limit == 0 or not len(rank):
+        return []
+    cutoff = -np.sort(-rank)[min(limit, len(rank)) - 1]
+    return np.flatnonzero(rank >= cutoff).tolist()
+
+
+def counts(codes: Any, names: list[str]) -> dict[str, int]:
+    """How many customers per name, for the names that occur."""
+    found = np.bincount(codes, minlength=len(names))
+    return {name: int(n) for name, n in zip(names, found, strict=True) if n}
 
 
 async def pareto(
     uow: UnitOfWork, start: date, end: date, segment: str | None = None
 ) -> s.ParetoConcentration:
-    members = await segment_members(uow, segment)
-    rows = await uow.session.execute(
-        select(Order.contact_id, func.sum(Order.total))
-        .where(
-            Order.cancelled_at.is_(None),
-            Order.placed_at >= at(start),
-            Order.placed_at < at(end),
-            Order.total.is_not(None),
-        )
-        .group_by(Order.contact_id)
-    )
-    result = f.pareto_concentration(
-        total
-        for contact_id, total in rows
-        if total is not None and (members is None or contact_id in members)
+    # customers with revenue in the period, ranked by it; the top ceil(20% x n) of them
+    n, top, top_revenue, total = await one(
+        uow,
+        f"""
+        SELECT count(*), coalesce(max(top), 0),
+               coalesce(sum(revenue) FILTER (WHERE place <= top), 0),
+               coalesce(sum(revenue), 0)
+        FROM (SELECT revenue, row_number() OVER (ORDER BY revenue DESC) AS place,
+                     ceil($3::numeric * count(*) OVER ())::bigint AS top
+              FROM (SELECT sum(total) AS revenue FROM orders
+                    WHERE cancelled_at IS NULL AND placed_at >= $1 AND placed_at < $2
+                      AND total IS NOT NULL AND {in_segment(4, segment)}
+                    GROUP BY contact_id) AS customers
+              WHERE revenue > 0) AS ranked
+        """,
+        at(start),
+        at(end),
+        Decimal(str(f.PARETO_TOP)),
+        *segment_args(segment),
     )
     return s.ParetoConcentration(
         period=period(start, end),
         formula="share = revenue of the top ceil(20% x n) customers / total revenue x 100%",
-        customers=result.customers,
-        top_customers=result.top_customers,
-        top_revenue=result.top_revenue,
-        total_revenue=result.total_revenue,
-        share=result.share,
+        customers=n,
+        top_customers=top,
+        top_revenue=top_revenue,
+        total_revenue=total,
+        share=f.percent(top_revenue, total),
     )
 
 
 async def loyalty_typology(uow: UnitOfWork, as_of: datetime) -> s.LoyaltyTypology:
-    ratings: dict[str, list[int]] = defaultdict(list)
-    for contact_id, score in await uow.session.execute(
-        select(Csat.contact_id, Csat.score).where(Csat.submitted_at <= as_of)
-    ):
-        ratings[contact_id].append(score)
-    for contact_id, satisfaction in await uow.session.execute(
-        select(SurveyAnswer.contact_id, SurveyAnswer.satisfaction).where(
-            SurveyAnswer.answered_at <= as_of, SurveyAnswer.satisfaction.is_not(None)
-        )
-    ):
-        if satisfaction is not None:
-            ratings[contact_id].append(satisfaction)
-    histories = await purchase_histories(uow, as_of)
-    types = Counter(
-        f.loyalty_type(statistics.fmean(values), histories[c].count if c in histories else 0)
-        for c, values in ratings.items()
+    # per rated customer: satisfied (mean rating >= 4, compared without dividing) and loyal
+    # (at least 2 orders: counting stops at 2, from the index)
+    counted = await rows(
+        uow,
+        """
+        SELECT total >= $2 * n AS satisfied,
+               (SELECT count(*) FROM (SELECT FROM orders AS o
+                                      WHERE o.contact_id = rated.contact_id
+                                        AND o.cancelled_at IS NULL AND o.placed_at <= $1
+                                        AND o.total IS NOT NULL
+                                      LIMIT $3) AS enough) >= $3 AS loyal,
+               count(*) AS customers
+        FROM (SELECT contact_id, sum(rating) AS total, count(*) AS n
+              FROM (SELECT contact_id, score AS rating FROM csat_scores WHERE submitted_at <= $1
+                    UNION ALL
+                    SELECT contact_id, satisfaction FROM survey_answers
+                    WHERE answered_at <= $1 AND satisfaction IS NOT NULL) AS ratings
+              GROUP BY contact_id) AS rated
+        GROUP BY 1, 2
+        """,
+        as_of,
+        f.SATISFIED_AT,
+        f.LOYAL_AT,
     )
+    types = {f.LOYALTY_TYPES[(r["satisfied"], r["loyal"])]: r["customers"] for r in counted}
     return s.LoyaltyTypology(
         as_of=as_of,
         formula="satisfied: mean CSAT/survey satisfaction (1-5) >= 4; loyal: >= 2 orders; "
@@ -327,22 +368,28 @@ async def sales(uow: UnitOfWork, start: date, end: date) -> s.Sales:
     if average_won is not None and mean:
         hit = Decimal(len(won)) / Decimal(len(closed))
         velocity = round(Decimal(open_count) * average_won * hit / Decimal(str(mean)), 2)
-    orders = (
-        await uow.session.execute(
-            select(Order.contact_id, Order.placed_at, Order.skus)
-            .where(Order.cancelled_at.is_(None), Order.placed_at < at(end))
-            .order_by(Order.contact_id, Order.placed_at, Order.order_id)
-        )
-    ).all()
-    repeat = cross = 0
-    seen: dict[str, set[str]] = {}
-    for contact_id, placed, skus in orders:
-        bought = seen.get(contact_id)
-        if placed is not None and placed >= at(start) and bought is not None:
-            repeat += 1
-            if set(skus or ()) - bought:
-                cross += 1
-        seen[contact_id] = (bought or set()) | set(skus or ())
+    # repeat: orders after the customer's first (by placed_at, order_id); cross: those of them
+    # first to bring the customer some product
+    repeat, cross = await one(
+        uow,
+        """
+        SELECT count(*) FILTER (WHERE nth > 1), count(*) FILTER (WHERE nth > 1 AND new_product)
+        FROM (SELECT order_id, min(nth) AS nth, bool_or(first_purchase) AS new_product
+              FROM (SELECT o.order_id, o.placed_at, o.nth,
+                           sku IS NOT NULL AND row_number() OVER (
+                               PARTITION BY o.contact_id, sku ORDER BY o.placed_at, o.order_id
+                           ) = 1 AS first_purchase
+                    FROM (SELECT contact_id, order_id, placed_at, skus,
+                                 row_number() OVER (PARTITION BY contact_id
+                                                    ORDER BY placed_at, order_id) AS nth
+                          FROM orders WHERE cancelled_at IS NULL AND placed_at < $2) AS o
+                    LEFT JOIN LATERAL unnest(o.skus) AS sku ON TRUE) AS products
+              WHERE placed_at >= $1
+              GROUP BY order_id) AS in_period
+        """,
+        at(start),
+        at(end),
+    )
     return s.Sales(
         period=period(start, end),
         formula="hit rate = won / (won + lost) x 100%; time to close = won_at - created (days); "
@@ -364,20 +411,26 @@ async def sales(uow: UnitOfWork, start: date, end: date) -> s.Sales:
 
 
 async def service_levels(uow: UnitOfWork, start: date, end: date) -> s.Service:
-    solved = (
-        await uow.session.scalars(
-            select(Ticket).where(Ticket.solved_at >= at(start), Ticket.solved_at < at(end))
-        )
-    ).all()
-    first = [t.first_response_seconds for t in solved if t.first_response_seconds is not None]
-    resolution = [t.resolution_seconds for t in solved if t.resolution_seconds is not None]
+    solved = await rows(
+        uow,
+        "SELECT first_response_seconds, resolution_seconds, sla_breached FROM tickets "
+        "WHERE solved_at >= $1 AND solved_at < $2",
+        at(start),
+        at(end),
+    )
+    first = [t[0] for t in solved if t[0] is not None]
+    resolution = [t[1] for t in solved if t[1] is not None]
     fr_mean, fr_median = f.summary(first)
     res_mean, res_median = f.summary(resolution)
-    scores = list(
-        await uow.session.scalars(
-            select(Csat.score).where(Csat.submitted_at >= at(start), Csat.submitted_at < at(end))
+    scores = [
+        r[0]
+        for r in await rows(
+            uow,
+            "SELECT score FROM csat_scores WHERE submitted_at >= $1 AND submitted_at < $2",
+            at(start),
+            at(end),
         )
-    )
+    ]
     return s.Service(
         period=period(start, end),
         formula="over tickets solved in the period: first-response and resolution seconds (mean, "
@@ -388,7 +441,7 @@ async def service_levels(uow: UnitOfWork, start: date, end: date) -> s.Service:
         first_response_seconds_median=fr_median,
         resolution_seconds_mean=res_mean,
         resolution_seconds_median=res_median,
-        sla_compliance=f.percent(sum(1 for t in solved if not t.sla_breached), len(solved)),
+        sla_compliance=f.percent(sum(1 for t in solved if not t[2]), len(solved)),
         csat_responses=len(scores),
         csat=f.percent(sum(1 for v in scores if v >= 4), len(scores)),
         csat_mean=f.summary([float(v) for v in scores])[0],
@@ -396,20 +449,25 @@ async def service_levels(uow: UnitOfWork, start: date, end: date) -> s.Service:
 
 
 async def clv(uow: UnitOfWork, as_of: datetime) -> s.ClvFit:
-    histories = await purchase_histories(uow, as_of)
-    scores, models = compute_scores(histories, as_of)
-    predicted = [x.predicted_clv for x in scores if x.predicted_clv is not None]
+    customers = await customer_orders(uow, as_of)
+    scores, models = compute_scores(customers)
+    (historic,) = await one(uow, "SELECT coalesce(sum(total), 0) FROM customer_orders")
+    predicted = scores.predicted_clv
+    if predicted is not None:
+        predicted = predicted[np.isfinite(predicted)]
     bg, gg = models.bgnbd, models.gamma_gamma
     return s.ClvFit(
         as_of=as_of,
         formula="historic CLV = revenue of non-cancelled orders to date; predicted CLV = "
         f"E[purchases in the next {HORIZON_WEEKS} weeks | x, t_x, T] (BG/NBD) x E[spend | x, "
         "zbar] (Gamma-Gamma), both fitted by maximum likelihood, weeks as the time unit",
-        customers=len(scores),
-        historic_clv_total=sum((h.total for h in histories.values()), Decimal(0)),
+        customers=len(customers),
+        historic_clv_total=historic,
         bgnbd=None if bg is None else {"r": bg.r, "alpha": bg.alpha, "a": bg.a, "b": bg.b},
         gamma_gamma=None if gg is None else {"p": gg.p, "q": gg.q, "v": gg.v},
-        predicted_clv_total=round(float(np.sum(predicted)), 2) if predicted else None,
+        predicted_clv_total=round(float(np.sum(predicted)), 2)
+        if predicted is not None and len(predicted)
+        else None,
     )
 
 
@@ -423,26 +481,6 @@ async def campaigns(
     uow: UnitOfWork, start: date, end: date, window_days: int
 ) -> s.CampaignEffectiveness:
     window = timedelta(days=window_days)
-    touches_in_period = [
-        f.Touch(t.campaign_id, t.contact_id, t.kind, t.occurred_at)
-        for t in await uow.session.scalars(
-            select(CampaignTouch).where(
-                CampaignTouch.occurred_at >= at(start), CampaignTouch.occurred_at < at(end)
-            )
-        )
-    ]
-    sales = [
-        f.Sale(o.contact_id, o.placed_at, o.total)
-        for o in await uow.session.scalars(
-            select(Order).where(
-                Order.cancelled_at.is_(None),
-                Order.placed_at >= at(start),
-                Order.placed_at < at(end),
-                Order.total.is_not(None),
-            )
-        )
-        if o.placed_at is not None and o.total is not None
-    ]
     # attribution looks back `window` from each sale, so touches before the period count too
     attribution_touches = [
         f.Touch(t.campaign_id, t.contact_id, t.kind, t.occurred_at)
@@ -452,7 +490,40 @@ async def campaigns(
             )
         )
     ]
+    touches_in_period = [t for t in attribution_touches if t.at >= at(start)]
+    # only the touched customers' sales can be credited or converted: the rest is summed
+    revenue, touched_revenue = await one(
+        uow,
+        """
+        SELECT coalesce(sum(total), 0), coalesce(sum(total) FILTER (WHERE contact_id IN (
+                   SELECT contact_id FROM campaign_touches
+                   WHERE occurred_at >= $3 AND occurred_at < $2)), 0)
+        FROM orders
+        WHERE cancelled_at IS NULL AND placed_at >= $1 AND placed_at < $2
+          AND total IS NOT NULL
+        """,
+        at(start),
+        at(end),
+        at(start) - window,
+    )
+    sales = [
+        f.Sale(contact_id, placed_at, total)
+        for contact_id, placed_at, total in await rows(
+            uow,
+            """
+            SELECT contact_id, placed_at, total FROM orders
+            WHERE cancelled_at IS NULL AND placed_at >= $1 AND placed_at < $2
+              AND total IS NOT NULL
+              AND contact_id IN (SELECT contact_id FROM campaign_touches
+                                 WHERE occurred_at >= $3 AND occurred_at < $2)
+            """,
+            at(start),
+            at(end),
+            at(start) - window,
+        )
+    ]
     credit, unattributed = f.attribute(sales, attribution_touches, window)
+    unattributed += revenue - touched_revenue
     ids = sorted({t.campaign_id for t in touches_in_period} | set(credit))
     known = {
         c.campaign_id: c
@@ -507,7 +578,7 @@ async def campaigns(
         "reached x 100%; cost per response = cost / responders; ROI = (linear attributed revenue "
         "- cost) / cost x 100%",
         window_days=window_days,
-        revenue=sum((x.amount for x in sales), Decimal(0)),
+        revenue=revenue,
         unattributed_revenue=unattributed,
         campaigns=results,
     )
