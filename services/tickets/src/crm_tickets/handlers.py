@@ -1,13 +1,22 @@
-"""What tickets consumes: contacts (matching projection, erasure, merges), analytics' value
-tiers (SLA), and ERP orders (assets under warranty). Every handler is safe to replay."""
+"""What tickets consumes: contacts (matching projection, erasure, merges and their undo),
+analytics' value tiers (SLA), and ERP orders (assets under warranty). Every handler is safe to
+replay.
+
+contact.merged repoints tickets, assets and SLA timers from the merged ids to the survivor,
+remembering which tickets and assets it moved (merge_repoints) when the merge can be undone;
+contact.unmerged moves exactly those back, and the timers follow their tickets. The losers'
+matching rows and value tiers are dropped, not restored: contacts' contact.updated and
+analytics' next customer.segment_changed for the restored people bring them back."""
 
 from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
+from typing import Any
 
-from sqlalchemy import delete, select, text, update
+from sqlalchemy import delete, func, literal, select, text, update
 from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.orm import InstrumentedAttribute
 
 from crm_shared.consumer import Handler, Subscription
 from crm_shared.events.analytics import CustomerSegmentChanged
@@ -16,12 +25,13 @@ from crm_shared.events.contacts import (
     ContactDeleted,
     ContactErased,
     ContactMerged,
+    ContactUnmerged,
     ContactUpdated,
 )
 from crm_shared.events.envelope import InboundEvent
 from crm_shared.events.erp import OrderPlaced
 from crm_shared.uow import UnitOfWork
-from crm_tickets.directory.models import Asset, CustomerTier, KnownContact
+from crm_tickets.directory.models import Asset, CustomerTier, KnownContact, MergeRepoint
 from crm_tickets.directory.service import forget_contact, remember_contact, value_tier
 from crm_tickets.queues.service import ACTIVE
 from crm_tickets.sla.models import SlaTimer
@@ -69,25 +79,106 @@ async def apply_contact_erased(uow: UnitOfWork, event: InboundEvent) -> None:
     )
 
 
+# What a merge repoints and remembers: the record kind (as stored in merge_repoints) -> its
+# person column. SLA timers are not listed: they follow their ticket's requester.
+REPOINTED: dict[str, InstrumentedAttribute[Any]] = {
+    "ticket.requester_id": Ticket.requester_id,
+    "asset.contact_id": Asset.contact_id,
+}
+
+
 async def apply_contact_merged(uow: UnitOfWork, event: InboundEvent) -> None:
     merged = ContactMerged.model_validate(event.data)
     survivor = uuid.UUID(merged.contact_id)
     losers = [uuid.UUID(i) for i in merged.merged_ids if i != merged.contact_id]
     if not losers:
         return
-    await uow.session.execute(
-        update(Ticket).where(Ticket.requester_id.in_(losers)).values(requester_id=survivor)
-    )
+    for kind, column in REPOINTED.items():
+        if merged.merge_id is not None:  # an undoable merge: remember what moves
+            await _remember(uow, merged.merge_id, survivor, losers, kind, column)
+        await uow.session.execute(
+            update(column.class_)
+            .where(column.in_(losers))
+            .values(_bumped(column, survivor))
+            .execution_options(synchronize_session=False)
+        )
     await uow.session.execute(
         update(SlaTimer)
         .where(SlaTimer.tenant_id == uow.tenant_id, SlaTimer.contact_id.in_(losers))
         .values(contact_id=survivor)
     )
-    await uow.session.execute(
-        update(Asset).where(Asset.contact_id.in_(losers)).values(contact_id=survivor)
-    )
     await uow.session.execute(delete(KnownContact).where(KnownContact.contact_id.in_(losers)))
     await uow.session.execute(delete(CustomerTier).where(CustomerTier.contact_id.in_(losers)))
+
+
+async def apply_contact_unmerged(uow: UnitOfWork, event: InboundEvent) -> None:
+    """Give the restored people back exactly what the merge moved; a record that has moved on
+    since (no longer on the survivor) stays where it is. A replay finds nothing remembered."""
+    unmerged = ContactUnmerged.model_validate(event.data)
+    survivor = uuid.UUID(unmerged.contact_id)
+    restored = [uuid.UUID(i) for i in unmerged.restored_ids]
+    remembered = (
+        MergeRepoint.merge_id == unmerged.merge_id,
+        MergeRepoint.original_id.in_(restored),
+    )
+    for kind, column in REPOINTED.items():
+        model = column.class_
+        await uow.session.execute(
+            update(model)
+            .where(
+                *remembered,
+                MergeRepoint.record_kind == kind,
+                MergeRepoint.record_id == model.id,
+                column == survivor,
+            )
+            .values(_bumped(column, MergeRepoint.original_id))
+            .execution_options(synchronize_session=False)
+        )
+    await uow.session.execute(
+        update(SlaTimer)
+        .where(
+            SlaTimer.tenant_id == uow.tenant_id,
+            SlaTimer.contact_id == survivor,
+            SlaTimer.ticket_id == Ticket.id,
+            Ticket.requester_id.in_(restored),
+        )
+        .values(contact_id=Ticket.requester_id)
+        .execution_options(synchronize_session=False)
+    )
+    await uow.session.execute(delete(MergeRepoint).where(*remembered))
+
+
+async def _remember(
+    uow: UnitOfWork,
+    merge_id: str,
+    survivor: uuid.UUID,
+    losers: list[uuid.UUID],
+    kind: str,
+    column: InstrumentedAttribute[Any],
+) -> None:
+    moving = select(
+        func.gen_random_uuid(),
+        literal(uow.tenant_id),
+        literal(merge_id),
+        literal(survivor),
+        column,
+        literal(kind),
+        column.class_.id,
+        func.now(),
+    ).where(column.in_(losers))
+    columns = ["id", "tenant_id", "merge_id", "survivor_id", "original_id", "record_kind"]
+    await uow.session.execute(
+        insert(MergeRepoint)
+        .from_select([*columns, "record_id", "repointed_at"], moving)
+        .on_conflict_do_nothing()
+    )
+
+
+def _bumped(column: InstrumentedAttribute[Any], person: Any) -> dict[str, Any]:
+    """The new person of a row; a ticket whose requester changes is a new version of it (its
+    ETag changes)."""
+    values: dict[str, Any] = {column.key: person}
+    return values | {"version": Ticket.version + 1} if column.class_ is Ticket else values
 
 
 async def apply_segment_changed(uow: UnitOfWork, event: InboundEvent) -> None:
@@ -156,6 +247,7 @@ HANDLERS: dict[tuple[str, str], Handler] = {
     (ContactDeleted.topic, ContactDeleted.type): apply_contact_deleted,
     (ContactErased.topic, ContactErased.type): apply_contact_erased,
     (ContactMerged.topic, ContactMerged.type): apply_contact_merged,
+    (ContactUnmerged.topic, ContactUnmerged.type): apply_contact_unmerged,
     (CustomerSegmentChanged.topic, CustomerSegmentChanged.type): apply_segment_changed,
     (OrderPlaced.topic, OrderPlaced.type): apply_order_placed,
 }

@@ -1,4 +1,5 @@
-"""Read models of other services' data: contacts (for matching), value tiers, assets."""
+"""Read models of other services' data: contacts (for matching), value tiers, assets, and
+what a contact merge repointed (so that its undo can move it back)."""
 
 from __future__ import annotations
 
@@ -58,3 +59,22 @@ class Asset(Base, TenantRow):
     serial_number: Mapped[str | None] = mapped_column(String(100))
     purchase_date: Mapped[date] = mapped_column(Date)
     warranty_months: Mapped[int | None] = mapped_column(Integer)
+
+
+class MergeRepoint(Base, TenantRow):
+    """A reference that a `contact.merged` moved from `original_id` to `survivor_id`, kept so
+    a `contact.unmerged` moves exactly that back (records added later stay with the survivor).
+    `record_kind` names the column (see handlers.REPOINTED), `record_id` the row."""
+
+    __tablename__ = "merge_repoints"
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "merge_id", "record_kind", "record_id"),
+        Index("ix_merge_repoints_tenant_merge_original", "tenant_id", "merge_id", "original_id"),
+    )
+
+    merge_id: Mapped[str] = mapped_column(String(100))
+    survivor_id: Mapped[uuid.UUID] = mapped_column()
+    original_id: Mapped[uuid.UUID] = mapped_column()
+    record_kind: Mapped[str] = mapped_column(String(40))
+    record_id: Mapped[uuid.UUID] = mapped_column()
+    repointed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
