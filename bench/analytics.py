@@ -487,7 +487,7 @@ async def generate_measure_data(owner: asyncpg.Connection, customers: int, order
             contact_id, survey_id, answered_at, nps_score, satisfaction, repurchase_intent)
             SELECT $1, 'r-' || i, 'c-' || i * 10, 's-1',
                 $2::timestamptz - make_interval(days => i % 700), i % 11, 1 + i % 5,
-                (ARRAY['yes', 'maybe', 'no'])[1 + i % 3]
+                (ARRAY['unconditional', 'conditional', 'none'])[1 + i % 3]
             FROM generate_series(0, $3 / 10 - 1) i""",
         "contract_ends": f"""INSERT INTO {s}.contract_ends (tenant_id, contract_id, end_date,
             contact_id, renewed) SELECT $1, 'k-' || i,
@@ -517,7 +517,10 @@ async def generate_measure_data(owner: asyncpg.Connection, customers: int, order
     for table in ("survey_answers", "contract_ends", "tickets", "opportunities"):
         await owner.execute(statements[table], t, NOW, customers)
         log(f"measures: {table}")
-    await owner.execute(f"ANALYZE {s}.orders")
+    # as autovacuum would after a bulk load: statistics, and the visibility map that lets the
+    # measures read the orders' covering index without visiting the table
+    for table in ("orders", "contacts", *statements):
+        await owner.execute(f"VACUUM ANALYZE {s}.{table}")
 
 
 def peak_rss_mb() -> float:
@@ -542,11 +545,19 @@ async def bench_measures(config: ServiceSettings, owner: asyncpg.Connection) -> 
         took["scores/recompute"] = time.perf_counter() - t0
         log(f"measures: recompute {response.status_code} in {took['scores/recompute']:.1f} s")
         total = time.perf_counter() - started
+        # steady state: nothing changed, so nothing is published
+        t0 = time.perf_counter()
+        again = await api.post("/v1/scores/recompute?as_of=2026-11-01T00:00:00Z")
+        unchanged = time.perf_counter() - t0
+        log(f"measures: recompute again {again.status_code} {again.json()} in {unchanged:.1f} s")
     return {
         "customers": CUSTOMERS,
         "orders": ORDERS,
         "total_s": total,
         "seconds": took,
+        "recompute_unchanged_s": unchanged,
+        "published": response.json(),
+        "published_again": again.json(),
         "peak_rss_mb": peak_rss_mb(),
         "rss_before_mb": rss_before,
     }
@@ -600,6 +611,7 @@ def markdown(figures: dict[str, Any]) -> str:
             *[f"| {name} | {s:.1f} |" for name, s in measures["seconds"].items()],
             f"| **total** | **{measures['total_s']:.1f}** |",
             "",
+            *recompute_note(measures),
             f"Peak memory of the process: {measures['peak_rss_mb']:,.0f} MB (before the "
             f"measures: {measures['rss_before_mb']:,.0f} MB). Aim: under 60 s in total.",
             "",
@@ -607,6 +619,19 @@ def markdown(figures: dict[str, Any]) -> str:
     when = ", ".join(f"{part} {figures[part]['ran_at']}" for part in PARTS if part in figures)
     lines.append(f"Machine: {os.cpu_count()} cores, shared by other work; run at: {when}.")
     return "\n".join(lines) + "\n"
+
+
+def recompute_note(measures: dict[str, Any]) -> list[str]:
+    first, again = measures.get("published"), measures.get("published_again")
+    if not first or not again:
+        return []
+    return [
+        f"The recompute above is the first (every customer new: {first['segment_changes']:,} "
+        f"segment and {first['risk_changes']:,} churn-risk events published); run again with "
+        f"nothing changed it takes {measures['recompute_unchanged_s']:.1f} s and publishes "
+        f"{again['segment_changes'] + again['risk_changes']:,} events.",
+        "",
+    ]
 
 
 def chart(figures: dict[str, Any]) -> str:
