@@ -22,6 +22,7 @@ from crm_shared.events.catalog import (
     ContactMerged,
     ContactUpdated,
 )
+from crm_shared.events.contacts import ContactUnmerged
 from crm_shared.events.envelope import InboundEvent
 from crm_shared.events.opportunities import OpportunityWon
 from crm_shared.uow import UnitOfWork
@@ -39,11 +40,23 @@ async def on_contact_deleted(uow: UnitOfWork, event: InboundEvent) -> None:
 
 
 async def on_contact_merged(uow: UnitOfWork, event: InboundEvent) -> None:
-    """The duplicates are gone; the survivor's own update carries the merged data."""
+    """The duplicates are gone; the survivor's own update carries the merged data. Nothing
+    else moves (a member or touch stays under the id it was sent to)."""
     data = ContactMerged.model_validate(event.data)
     for merged in data.merged_ids:
-        if merged != data.contact_id:
+        if merged == data.contact_id:
+            continue
+        if data.merge_id is None:  # an older producer's merge: it cannot be undone
             await projection.mark_deleted(uow, merged, event.time)
+        else:
+            await projection.mark_merged(uow, data.merge_id, merged, event.time)
+
+
+async def on_contact_unmerged(uow: UnitOfWork, event: InboundEvent) -> None:
+    """The restored people are live again (their own contact.updated follows with their data);
+    segments, audiences and call lists see them as before the merge."""
+    data = ContactUnmerged.model_validate(event.data)
+    await projection.restore_merged(uow, data.merge_id, data.restored_ids)
 
 
 async def on_contact_erased(uow: UnitOfWork, event: InboundEvent) -> None:
@@ -100,6 +113,7 @@ HANDLERS: dict[tuple[str, str], Handler] = {
     (ContactDeleted.topic, ContactDeleted.type): on_contact_deleted,
     (ContactErased.topic, ContactErased.type): on_contact_erased,
     (ContactMerged.topic, ContactMerged.type): on_contact_merged,
+    (ContactUnmerged.topic, ContactUnmerged.type): on_contact_unmerged,
     (ConsentGranted.topic, ConsentGranted.type): on_consent,
     (ConsentWithdrawn.topic, ConsentWithdrawn.type): on_consent,
     (CustomerSegmentChanged.topic, CustomerSegmentChanged.type): on_segment_changed,

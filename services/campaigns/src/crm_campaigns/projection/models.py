@@ -61,3 +61,16 @@ class ProjectedConsent(Base):
     purpose: Mapped[str] = mapped_column(String(16), primary_key=True)
     status: Mapped[str] = mapped_column(String(16))
     captured_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class MergedPerson(Base):
+    """A person an undoable `contact.merged` marked deleted here (at `deleted_at`), kept so a
+    `contact.unmerged` brings back exactly them. The merge moves nothing else in campaigns:
+    members, touches and consents stay filed under the merged person's own id."""
+
+    __tablename__ = "merged_people"
+
+    tenant_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    merge_id: Mapped[str] = mapped_column(String(100), primary_key=True)
+    contact_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    deleted_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

@@ -11,13 +11,14 @@ from typing import Any, cast
 from sqlalchemy import Table, and_, or_, update
 from sqlalchemy.dialects.postgresql import insert
 
-from crm_campaigns.projection.models import ProjectedConsent, ProjectedPerson
+from crm_campaigns.projection.models import MergedPerson, ProjectedConsent, ProjectedPerson
 from crm_campaigns.surveys.models import SurveyResponse
 from crm_shared.events.catalog import ContactSnapshot
 from crm_shared.uow import UnitOfWork
 
 people = cast(Table, ProjectedPerson.__table__)
 consents = cast(Table, ProjectedConsent.__table__)
+merged_people = cast(Table, MergedPerson.__table__)
 PII = (
     "first_name",
     "last_name",
@@ -71,7 +72,8 @@ async def upsert_snapshot(uow: UnitOfWork, snapshot: ContactSnapshot) -> None:
     await uow.session.execute(stmt)
 
 
-async def mark_deleted(uow: UnitOfWork, contact_id: str, at: datetime) -> None:
+async def mark_deleted(uow: UnitOfWork, contact_id: str, at: datetime) -> bool:
+    """True when this marked the person deleted (false: they already were)."""
     stmt = insert(people).values(
         tenant_id=uow.tenant_id,
         contact_id=uuid.UUID(contact_id),
@@ -87,7 +89,42 @@ async def mark_deleted(uow: UnitOfWork, contact_id: str, at: datetime) -> None:
         set_={"deleted_at": stmt.excluded.deleted_at},
         where=people.c.deleted_at.is_(None),
     )
-    await uow.session.execute(stmt)
+    marked = await uow.session.execute(stmt.returning(people.c.contact_id))
+    return marked.first() is not None
+
+
+async def mark_merged(uow: UnitOfWork, merge_id: str, contact_id: str, at: datetime) -> None:
+    """Mark a merged person deleted, remembering it for the merge's undo."""
+    if await mark_deleted(uow, contact_id, at):
+        await uow.session.execute(
+            insert(merged_people)
+            .values(
+                tenant_id=uow.tenant_id,
+                merge_id=merge_id,
+                contact_id=uuid.UUID(contact_id),
+                deleted_at=at,
+            )
+            .on_conflict_do_nothing()
+        )
+
+
+async def restore_merged(uow: UnitOfWork, merge_id: str, restored_ids: list[str]) -> None:
+    """Undo `mark_merged` for the restored people: live again unless deleted since by other
+    means. A replay finds nothing remembered."""
+    remembered = and_(
+        merged_people.c.merge_id == merge_id,
+        merged_people.c.contact_id.in_([uuid.UUID(i) for i in restored_ids]),
+    )
+    await uow.session.execute(
+        update(people)
+        .where(
+            remembered,
+            people.c.contact_id == merged_people.c.contact_id,
+            people.c.deleted_at == merged_people.c.deleted_at,
+        )
+        .values(deleted_at=None)
+    )
+    await uow.session.execute(merged_people.delete().where(remembered))
 
 
 async def erase(uow: UnitOfWork, contact_id: str, at: datetime) -> None:
