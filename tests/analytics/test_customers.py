@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from crm_analytics.migrations_tables import TENANT_TABLES
 from crm_analytics.scores.schedule import due_tenants, recompute_tenant
+from crm_shared.events import analytics as analytics_events
 from tests.analytics.events import (
     Feed,
     cmp,
@@ -147,6 +148,16 @@ async def test_segment_changes_are_published_only_when_they_change(
         "D": "at_risk",
         "E": "lost",
     }
+    # the payloads (written by the database) are the catalog's events, under version 7 ids
+    async with analytics_owner.connect() as conn:
+        rows = await conn.execute(
+            text("SELECT id, type, data FROM outbox WHERE tenant_id = :t"), {"t": tenant}
+        )
+        catalog = {e.type: e for e in analytics_events.EVENTS}
+        for row in rows:
+            assert row.id.version == 7
+            catalog[row.type].model_validate(row.data)
+    assert events[0]["data"]["previous_rfm_segment"] is None
     # measures broken down by segment or tier: the value tier `standard` is A (300) and D (100)
     window = {"from": "2025-01-01", "to": "2026-04-02"}
     standard = (

@@ -139,6 +139,10 @@ async def test_rfm_scores_segments_and_tiers(
         "E": (1, 1, 1, "lost", "low"),
     }
     assert body["segments"]["champions"] == 1
+    # listed by R + F + M (A 13, C 11, D 10, B 7, E 3), only as many as asked
+    top = await get(api, "rfm", as_of=AS_OF, limit=2)
+    assert [c["contact_id"] for c in top["customers"]] == ["A", "C"]
+    assert sum(top["segments"].values()) == 5  # the counts still cover everyone
     assert [r["segment"] for r in body["segment_rules"]][:3] == [
         "champions",
         "loyal",
@@ -156,6 +160,17 @@ async def test_pareto_concentration(api: httpx.AsyncClient, feed: Feed, tenant: 
         "960.00",
         52.08,
     )
+
+
+async def test_pareto_top_fifth_is_counted_exactly(
+    api: httpx.AsyncClient, feed: Feed, tenant: str
+) -> None:
+    # 15 customers: the top 20% is exactly 3 of them (0.2 x 15 in floating point is 3.0000...04)
+    await feed(*(order(tenant, f"P{i:02}", day(2026, 1, 5), str(i)) for i in range(1, 16)))
+    body = await get(api, "pareto", **{"from": "2026-01-01", "to": "2026-02-01"})
+    # revenue 1..15 = 120; top 3: 15 + 14 + 13 = 42 -> 35%
+    assert (body["customers"], body["top_customers"], body["top_revenue"]) == (15, 3, "42.00")
+    assert body["share"] == 35.0
 
 
 async def test_loyalty_typology(api: httpx.AsyncClient, feed: Feed, tenant: str) -> None:
