@@ -1,15 +1,21 @@
 """One consumer batch = one transaction: buffered writes give the same result as applying the
-events one by one, also when a batch spans tenants or updates a row twice."""
+events one by one, also when a batch spans tenants, updates a row twice, writes its buffer more
+than once or fails (its staged rows go with it)."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
 import httpx
+import pytest
 from fastapi import FastAPI
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
 
 from crm_analytics.handlers import SUBSCRIPTION
 from crm_analytics.projections.batch import write_buffered
+from crm_shared.db import create_sessionmaker
+from crm_shared.events.envelope import EventData
+from crm_shared.settings import ServiceSettings
 from crm_shared.uow import UnitOfWork
 from tests.analytics.events import Feed, ct, erp, inbound, interaction, new_id, order
 from tests.conftest import client
@@ -81,3 +87,49 @@ async def test_a_merge_in_the_middle_of_a_batch_sees_the_rows_before_it(
         i["summary"] for i in (await api.get(f"/v1/customers/{survivor}/timeline")).json()["items"]
     }
     assert "before the merge" in summaries
+
+
+async def apply(
+    sessionmaker: async_sessionmaker[AsyncSession], tenant: str, *events: EventData, fail: bool
+) -> None:
+    """Events in one unit of work, the buffer written after each (as a merge or an erasure in
+    the middle of a batch does); with `fail`, a later handler then fails."""
+    async with UnitOfWork(sessionmaker, tenant_id=tenant, actor=None, source="/test") as uow:
+        for data in events:
+            event = inbound(data)
+            await SUBSCRIPTION.handlers[(event.topic, event.type)](uow, event)
+            await write_buffered(uow)
+        if fail:
+            raise RuntimeError("a later handler failed")
+
+
+async def test_rows_written_earlier_in_a_batch_are_not_written_again(
+    analytics_app: FastAPI, tenant: str, api: httpx.AsyncClient
+) -> None:
+    ada = new_id()
+    placed = order(tenant, ada, T0, "30.00")
+    cancelled = erp.OrderCancelled(
+        tenant_id=tenant, contact_id=ada, order_id=placed.order_id, cancelled_at=T0
+    )
+    await apply(analytics_app.state.sessionmaker, tenant, placed, cancelled, fail=False)
+    body = (await api.get(f"/v1/customers/{ada}")).json()
+    assert body["lifetime_revenue"] == []
+    types = [i["type"] for i in (await api.get(f"/v1/customers/{ada}/timeline")).json()["items"]]
+    assert sorted(types) == ["order.cancelled", "order.placed"]
+
+
+async def test_a_failed_batch_leaves_nothing_staged_for_the_next_one_on_its_connection(
+    analytics_settings: ServiceSettings, tenant: str, api: httpx.AsyncClient
+) -> None:
+    # one connection, new to this test: the failed batch is the first to stage rows on it
+    engine = create_async_engine(analytics_settings.database_url, pool_size=1, max_overflow=0)
+    sessionmaker = create_sessionmaker(engine)
+    ada = new_id()
+    try:
+        with pytest.raises(RuntimeError):
+            await apply(sessionmaker, tenant, order(tenant, ada, T0, "5.00"), fail=True)
+        await apply(sessionmaker, tenant, order(tenant, ada, T0, "8.00"), fail=False)
+    finally:
+        await engine.dispose()
+    body = (await api.get(f"/v1/customers/{ada}")).json()
+    assert body["lifetime_revenue"] == [{"currency": "EUR", "amount": "8.00"}]

@@ -3,28 +3,33 @@
 The consumer runner applies a fetched batch in one transaction, calling the handlers one
 event at a time. Writes that no handler reads back (timeline entries, orders, invoices,
 contracts, CSAT, surveys, campaign touches) are buffered here and written before the commit
-(`write_buffered`, the subscription's before_commit step) with one
-INSERT ... SELECT FROM unnest(<an array per column>) ON CONFLICT per tenant, table and column
-set (fixed SQL text per shape: nothing compiled per batch); successive upserts of one
+(`write_buffered`, the subscription's before_commit step): each table's rows travel in one
+binary COPY into a temporary staging table of the connection, then one
+INSERT ... SELECT ... ON CONFLICT per tenant and set of columns to update moves them into the
+table. COPY is what costs least per row on both ends (bound arrays cost the client a type
+check per element and the server an unnest); the statements' text depends only on the table
+and the columns to update, so each is prepared once per connection. Successive upserts of one
 row are merged first, with the same result as running them in order. Anything that reads or
 moves those rows (merges, unmerges, erasure) writes the buffer first. Alias and erasure
-look-ups are remembered for the rest of the transaction. The state is keyed by the session, so
-a failed batch (whose session is rolled back and discarded) leaves nothing behind.
+look-ups are remembered for the rest of the transaction. The state lives in the session's `info`, so
+a failed batch (whose session is rolled back and discarded) leaves nothing behind, and its
+staged rows are rolled back with it.
 """
 
 from __future__ import annotations
 
 import functools
-import weakref
+import operator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, cast
 
 from sqlalchemy import Table
-from sqlalchemy.dialects import postgresql
-from sqlalchemy.orm import Session
 
 from crm_analytics.database import Base
 from crm_shared.uow import SET_TENANT, UnitOfWork
+
+GROUP = "staging_group"  # the staging tables' extra column: which INSERT takes the row
 
 
 @dataclass
@@ -46,17 +51,17 @@ class BatchState:
     # per tenant, every erased person when there are few enough to load at once
     erased: dict[str, set[str] | None] = field(default_factory=dict)
     recompute_requested: set[str] = field(default_factory=set)
-
-
-_STATES: weakref.WeakKeyDictionary[Session, BatchState] = weakref.WeakKeyDictionary()
+    # staged rows stay until the commit: each write numbers its groups after the last one's
+    groups: int = 0
 
 
 def state(uow: UnitOfWork) -> BatchState:
-    sync = uow.session.sync_session
-    found = _STATES.get(sync)
+    """This transaction's state, kept in its session's `info` (a session per unit of work)."""
+    info = uow.session.info
+    found = info.get(BatchState)
     if found is None:
-        found = _STATES[sync] = BatchState()
-    return found
+        found = info[BatchState] = BatchState()
+    return cast(BatchState, found)
 
 
 def forget_people(uow: UnitOfWork) -> None:
@@ -70,22 +75,25 @@ def forget_people(uow: UnitOfWork) -> None:
 def buffer_upsert(
     uow: UnitOfWork, model: type[Base], values: dict[str, Any], update_cols: list[str]
 ) -> None:
-    """Queue `INSERT values ON CONFLICT (pk) DO UPDATE SET update_cols` (nothing when empty)."""
+    """Queue `INSERT values ON CONFLICT (pk) DO UPDATE SET update_cols` (nothing when empty).
+    Columns not given are inserted as NULL (the buffered tables have no column defaults)."""
     table = cast(Table, model.__table__)
     batch = state(uow)
     batch.tables[table.name] = table
-    keys = tuple(values[name] for name in key_names(table))
+    keys = _key_of(table)(values)
     rows = batch.pending.setdefault((uow.tenant_id, table.name), {})
     earlier = rows.get(keys)
     if earlier is None:
-        rows[keys] = Pending(dict(values), list(update_cols))
+        rows[keys] = Pending(values, update_cols)
         return
     # in order: the earlier insert (or update) then this update; missing columns filled in
     for column in update_cols:
         earlier.values[column] = values[column]
     for column, value in values.items():
         earlier.values.setdefault(column, value)
-    earlier.update_cols += [c for c in update_cols if c not in earlier.update_cols]
+    earlier.update_cols = earlier.update_cols + [
+        c for c in update_cols if c not in earlier.update_cols
+    ]
 
 
 @functools.cache
@@ -94,81 +102,84 @@ def key_names(table: Table) -> tuple[str, ...]:
 
 
 @functools.cache
-def _sql_types(table: Table) -> dict[str, str]:
-    dialect = postgresql.dialect()  # type: ignore[no-untyped-call]
-    return {c.name: c.type.compile(dialect=dialect) for c in table.columns}
+def _key_of(table: Table) -> Callable[[dict[str, Any]], tuple[Any, ...]]:
+    """The primary key's values of a row (every key has two columns or more, with the tenant)."""
+    return operator.itemgetter(*key_names(table))
 
 
 @functools.cache
-def _upsert_sql(table: Table, columns: tuple[str, ...], update_cols: tuple[str, ...]) -> str:
-    """Many rows in one statement: one array per column, unnested. Array-valued columns
-    travel as array literals (unnest would flatten arrays of arrays). The text depends only
-    on the shape, so asyncpg prepares it once per connection."""
-    types = _sql_types(table)
-    names = ", ".join(f'"{c}"' for c in columns)
-    arrays = ", ".join(
-        f"${i}::text[]" if types[c].endswith("[]") else f"${i}::{types[c]}[]"
-        for i, c in enumerate(columns, start=1)
+def column_names(table: Table) -> tuple[str, ...]:
+    return tuple(c.name for c in table.columns)
+
+
+def _staging(table: Table) -> str:
+    return f"staging_{table.name}"
+
+
+@functools.cache
+def _create_staging_sql(table: Table) -> str:
+    """The table's columns (without constraints) plus the group; emptied at every commit.
+    Created in the transaction that first needs it, so a rollback may take it away again:
+    hence IF NOT EXISTS on every write rather than remembering it per connection."""
+    return (
+        f'CREATE TEMP TABLE IF NOT EXISTS "{_staging(table)}" ON COMMIT DELETE ROWS AS '
+        f'SELECT *, 0 AS {GROUP} FROM "{table.name}" WITH NO DATA'
     )
-    picked = ", ".join(
-        f'u."{c}"::{types[c]}' if types[c].endswith("[]") else f'u."{c}"' for c in columns
-    )
+
+
+@functools.cache
+def _insert_sql(table: Table, update_cols: tuple[str, ...]) -> str:
+    names = ", ".join(f'"{c}"' for c in column_names(table))
     keys = ", ".join(f'"{k}"' for k in key_names(table))
     sql = (
-        f'INSERT INTO "{table.name}" ({names}) SELECT {picked} FROM unnest({arrays}) '
-        f"AS u({names}) ON CONFLICT ({keys}) "
+        f'INSERT INTO "{table.name}" ({names}) SELECT {names} FROM pg_temp."{_staging(table)}" '
+        f"WHERE {GROUP} = $1 ON CONFLICT ({keys}) "
     )
     if not update_cols:
         return sql + "DO NOTHING"
     return sql + "DO UPDATE SET " + ", ".join(f'"{c}" = EXCLUDED."{c}"' for c in update_cols)
 
 
-def _array_literal(values: list[str] | None) -> str | None:
-    if values is None:
-        return None
-    quoted = (v.replace("\\", "\\\\").replace('"', '\\"') for v in values)
-    return "{" + ",".join(f'"{v}"' for v in quoted) + "}"
-
-
-def _column_arrays(table: Table, columns: tuple[str, ...], rows: list[Pending]) -> list[list[Any]]:
-    types = _sql_types(table)
-    arrays = []
-    for column in columns:
-        values = [row.values[column] for row in rows]
-        if types[column].endswith("[]"):
-            values = [_array_literal(v) for v in values]
-        arrays.append(values)
-    return arrays
-
-
-def _statements(batch: BatchState) -> list[tuple[str, tuple[Any, ...]]]:
-    """(SQL, parameters) per tenant (after its set_config), table and shape (the columns
-    given and the columns to update)."""
-    statements: list[tuple[str, tuple[Any, ...]]] = []
-    by_tenant: dict[str, list[tuple[str, dict[tuple[Any, ...], Pending]]]] = {}
-    for (tenant, name), rows in batch.pending.items():
-        by_tenant.setdefault(tenant, []).append((name, rows))
-    for tenant, tables in by_tenant.items():
-        statements.append((SET_TENANT, (tenant,)))
-        for name, rows in tables:
-            table = batch.tables[name]
-            groups: dict[tuple[tuple[str, ...], tuple[str, ...]], list[Pending]] = {}
-            for row in rows.values():
-                shape = (tuple(sorted(row.values)), tuple(sorted(row.update_cols)))
-                groups.setdefault(shape, []).append(row)
-            for (columns, update_cols), group in groups.items():
-                sql = _upsert_sql(table, columns, update_cols)
-                statements.append((sql, tuple(_column_arrays(table, columns, group))))
-    batch.pending = {}
-    return statements
-
-
 async def write_buffered(uow: UnitOfWork) -> None:
     """Write the buffered rows now (before a statement that reads or moves them)."""
-    found = _STATES.get(uow.session.sync_session)
+    found = uow.session.info.get(BatchState)
     if found is None or not found.pending:
         return
+    pending, found.pending = found.pending, {}
+    records: dict[str, list[tuple[Any, ...]]] = {}  # per table, every tenant's rows
+    inserts: dict[str, list[tuple[str, int]]] = {}  # per tenant, (statement, group)
+    for (tenant, name), rows in pending.items():
+        table = found.tables[name]
+        columns = column_names(table)
+        staged = records.setdefault(name, [])
+        groups: dict[tuple[str, ...], int] = {}
+        for row in rows.values():
+            shape = tuple(sorted(row.update_cols))
+            group = groups.get(shape)
+            if group is None:
+                found.groups += 1
+                group = groups[shape] = found.groups
+                inserts.setdefault(tenant, []).append((_insert_sql(table, shape), group))
+            staged.append((*map(row.values.get, columns), group))
+    await uow.session.flush()  # nothing of the ORM's may be written under another tenant
     driver = await uow.driver()
-    for sql, params in _statements(found):
-        await driver.execute(sql, *params)
-    await uow.switch_tenant(uow.tenant_id)  # the statements set each buffered row's tenant
+    await driver.execute(";".join(_create_staging_sql(found.tables[n]) for n in records))
+    for name, staged in records.items():
+        table = found.tables[name]
+        await driver.copy_records_to_table(
+            _staging(table),
+            schema_name="pg_temp",
+            columns=[*column_names(table), GROUP],
+            records=staged,
+        )
+    # row-level security checks each row against the tenant set: the unit of work's own
+    # tenant goes last, so it is set again for whatever follows
+    current = uow.tenant_id
+    for tenant in sorted(inserts, key=lambda t: t == uow.tenant_id):
+        if tenant != current:
+            await driver.execute(SET_TENANT, tenant)
+            current = tenant
+        for sql, group in inserts[tenant]:
+            await driver.execute(sql, group)
+    if current != uow.tenant_id:
+        await driver.execute(SET_TENANT, uow.tenant_id)

@@ -12,7 +12,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Boolean, Date, DateTime, Float, Index, Integer, Numeric, String, Text
+from sqlalchemy import Boolean, Date, DateTime, Float, Index, Integer, Numeric, String, Text, text
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -77,8 +77,18 @@ class TimelineEntry(Base, TenantKeyed):
     __tablename__ = "timeline_entries"
     __table_args__ = (
         Index("ix_timeline_contact_time", "tenant_id", "contact_id", "occurred_at", "id"),
-        Index("ix_timeline_company_time", "tenant_id", "company_id", "occurred_at", "id"),
-        Index("ix_timeline_lead", "tenant_id", "lead_id"),
+        # most entries name no company and no lead: those indexes hold only the ones that do
+        Index(
+            "ix_timeline_company_time",
+            "tenant_id",
+            "company_id",
+            "occurred_at",
+            "id",
+            postgresql_where=text("company_id IS NOT NULL"),
+        ),
+        Index(
+            "ix_timeline_lead", "tenant_id", "lead_id", postgresql_where=text("lead_id IS NOT NULL")
+        ),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True)

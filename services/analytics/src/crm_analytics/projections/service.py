@@ -138,7 +138,7 @@ async def upsert(
     await uow.session.execute(stmt)
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)  # not frozen: a frozen dataclass is slow to build, one per event
 class Entry:
     occurred_at: datetime
     type: str
