@@ -12,6 +12,7 @@ in its headers, and the partition moves on. Unknown event types are counted and 
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 from collections import Counter
 from collections.abc import Awaitable, Callable, Mapping
@@ -102,6 +103,10 @@ class ConsumerRunner:
         return self.consumer is not None and bool(self.consumer.assignment())
 
     async def run(self) -> None:
+        # What the process loaded so far (modules, mappers, schemas) lives as long as it does:
+        # left to the collector, every full collection walks it again, which cost a consumer
+        # batch as much CPU as its handlers.
+        gc.freeze()
         while not self._stopping.is_set():
             try:
                 await self._run_session()
