@@ -9,6 +9,7 @@ import httpx
 
 from crm_shared.events.analytics import CustomerSegmentChanged
 from crm_shared.events.catalog import (
+    ConsentCorrected,
     ConsentGranted,
     ConsentWithdrawn,
     ContactDeleted,
@@ -16,7 +17,7 @@ from crm_shared.events.catalog import (
     ContactSnapshot,
     ContactUpdated,
 )
-from tests.campaigns.helpers import Feeder, snapshot
+from tests.campaigns.helpers import Feeder, make_segment, snapshot, tagged
 
 ALL = {"op": "and", "rules": [{"field": "country", "operator": "is_not_null"}]}
 
@@ -93,6 +94,39 @@ async def test_consent_is_latest_by_capture_time_whatever_the_arrival_order(
     )
     report = (await capi.post(f"/v1/campaigns/{campaign.json()['id']}/audience")).json()
     assert report["members"] == 0 and report["excluded"]["no_consent"] == 1
+
+
+async def test_a_consent_correction_wins_over_a_newer_voided_entry(
+    capi: httpx.AsyncClient, feed: Feeder, tenant: str
+) -> None:
+    withdrew, never = await feed.person(consent=[], tags=["m"]), await feed.person(tags=["m"])
+    now = datetime.now(UTC)
+    for cid in (withdrew, never):  # a merge copied a newer grant onto both
+        common = {"tenant_id": tenant, "contact_id": cid, "channel": "email"}
+        await feed.event(ConsentGranted(**common, purpose="marketing", source="x", captured_at=now))
+    email = {"tenant_id": tenant, "channel": "email", "purpose": "marketing"}
+    # ... and its undo voided the copies: one is back to an older withdrawal, one to nothing
+    earlier = now - timedelta(days=30)
+    await feed.event(
+        ConsentCorrected(
+            **email,
+            contact_id=withdrew,
+            status="withdrawn",
+            captured_at=earlier,
+            voided_entry_ids=["copy-1"],
+        )
+    )
+    await feed.event(
+        ConsentCorrected(
+            **email, contact_id=never, status="none", captured_at=None, voided_entry_ids=["copy-2"]
+        )
+    )
+    segment = await make_segment(capi, tagged("m"))
+    campaign = await capi.post(
+        "/v1/campaigns", json={"name": "m", "channel": "email", "segment_ids": [segment]}
+    )
+    report = (await capi.post(f"/v1/campaigns/{campaign.json()['id']}/audience")).json()
+    assert report["members"] == 0 and report["excluded"]["no_consent"] == 2
 
 
 async def test_analytics_segments_are_projected_and_older_computations_ignored(

@@ -157,6 +157,13 @@ async def test_merge_then_undo_gives_back_the_original_records(
     unmerged = next(e for e in events if e["type"] == "crm.contact.unmerged")
     assert unmerged["data"]["restored_ids"] == [dup["id"]]
     assert unmerged["data"]["merge_id"] == merge["id"]
+    # Others saw the survivor's consent as the copies made it: they learn it is back as it was.
+    corrected = {
+        e["data"]["channel"]: (e["data"]["status"], e["data"]["captured_at"])
+        for e in events
+        if e["type"] == "crm.consent.corrected" and e["key"] == survivor["id"]
+    }
+    assert corrected == {"email": ("granted", "2026-01-01T00:00:00Z"), "sms": ("none", None)}
 
 
 async def test_merge_rejects_bad_requests_and_writes_nothing(api: httpx.AsyncClient) -> None:

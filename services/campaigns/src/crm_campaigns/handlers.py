@@ -14,6 +14,7 @@ from crm_campaigns.projection import service as projection
 from crm_shared.consumer import Handler, Subscription
 from crm_shared.events.analytics import CustomerSegmentChanged
 from crm_shared.events.catalog import (
+    ConsentCorrected,
     ConsentGranted,
     ConsentWithdrawn,
     ContactCreated,
@@ -77,6 +78,13 @@ async def on_consent(uow: UnitOfWork, event: InboundEvent) -> None:
     )
 
 
+async def on_consent_corrected(uow: UnitOfWork, event: InboundEvent) -> None:
+    data = ConsentCorrected.model_validate(event.data)
+    await projection.correct_consent(
+        uow, data.contact_id, data.channel, data.purpose, data.status, data.captured_at
+    )
+
+
 async def on_segment_changed(uow: UnitOfWork, event: InboundEvent) -> None:
     data = CustomerSegmentChanged.model_validate(event.data)
     await projection.apply_segment(
@@ -116,6 +124,7 @@ HANDLERS: dict[tuple[str, str], Handler] = {
     (ContactUnmerged.topic, ContactUnmerged.type): on_contact_unmerged,
     (ConsentGranted.topic, ConsentGranted.type): on_consent,
     (ConsentWithdrawn.topic, ConsentWithdrawn.type): on_consent,
+    (ConsentCorrected.topic, ConsentCorrected.type): on_consent_corrected,
     (CustomerSegmentChanged.topic, CustomerSegmentChanged.type): on_segment_changed,
     (OpportunityWon.topic, OpportunityWon.type): on_opportunity_won,
 }

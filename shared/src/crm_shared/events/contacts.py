@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from crm_shared.events.common import (
     CONTACTS,
@@ -190,6 +191,22 @@ class ConsentWithdrawn(_ConsentEvent):
     description = "A person withdrew consent for a channel and purpose."
 
 
+class ConsentCorrected(_ContactEvent):
+    type = "crm.consent.corrected"
+    description = (
+        "Consent entries published earlier were voided (a merge undone took back the entries it "
+        "had copied): `status` is now the person's consent for the channel and purpose, "
+        "`none` when no entry is left. Apply it whatever the times of what you hold: the voided "
+        "entries may be newer than the one that counts again."
+    )
+    topic = CONTACTS
+    channel: ConsentChannel
+    purpose: ConsentPurpose
+    status: Literal["granted", "withdrawn", "none"]
+    captured_at: datetime | None = Field(description="Of the entry that counts now")
+    voided_entry_ids: list[str]
+
+
 class InteractionLogged(_ContactEvent):
     type = "crm.interaction.logged"
     description = "A touchpoint with a customer, in any channel: the omnichannel timeline's input."
@@ -221,5 +238,6 @@ EVENTS: list[type[EventData]] = [
     CompanyOwnerChanged,
     ConsentGranted,
     ConsentWithdrawn,
+    ConsentCorrected,
     InteractionLogged,
 ]

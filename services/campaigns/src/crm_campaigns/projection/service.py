@@ -8,7 +8,7 @@ import uuid
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, and_, or_, update
+from sqlalchemy import Table, and_, delete, or_, update
 from sqlalchemy.dialects.postgresql import insert
 
 from crm_campaigns.projection.models import MergedPerson, ProjectedConsent, ProjectedPerson
@@ -185,6 +185,21 @@ async def apply_consent(
         where=consents.c.captured_at <= stmt.excluded.captured_at,
     )
     await uow.session.execute(stmt)
+
+
+async def correct_consent(
+    uow: UnitOfWork, contact_id: str, channel: str, purpose: str, status: str, at: datetime | None
+) -> None:
+    """Consent as contacts states it after voiding entries (consent.corrected): whatever the
+    time of what we hold, which may be a voided entry newer than the one that counts now."""
+    key = (
+        (consents.c.contact_id == uuid.UUID(contact_id))
+        & (consents.c.channel == channel)
+        & (consents.c.purpose == purpose)
+    )
+    await uow.session.execute(delete(consents).where(key))
+    if status != "none" and at is not None:
+        await apply_consent(uow, contact_id, channel, purpose, status, at)
 
 
 async def apply_segment(

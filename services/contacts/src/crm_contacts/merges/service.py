@@ -18,6 +18,7 @@ from pydantic import ValidationError
 from sqlalchemy import select, text, update
 
 from crm_contacts.companies.models import Role
+from crm_contacts.consents import service as consents
 from crm_contacts.consents.models import ConsentEntry, ConsentVoid
 from crm_contacts.events import contact_snapshot
 from crm_contacts.interactions.models import Interaction
@@ -28,6 +29,7 @@ from crm_contacts.people.models import Person
 from crm_contacts.people.schemas import PersonFields, PersonUpdate
 from crm_shared.errors import Conflict, NotFound, ValidationFailed
 from crm_shared.events.catalog import (
+    ConsentCorrected,
     ConsentGranted,
     ConsentWithdrawn,
     ContactMerged,
@@ -310,6 +312,38 @@ async def _copy_consents(
     return copies
 
 
+async def _correct_consents(uow: UnitOfWork, survivor_id: uuid.UUID, voided: list[str]) -> None:
+    """The survivor's consent again without the voided copies, per channel and purpose they
+    touched. Other services hold the newest entry they saw, which may be a copy: they need
+    the correction, or a survivor who withdrew could still be mailed on a copied grant."""
+    if not voided:
+        return
+    copies = (
+        await uow.session.scalars(
+            select(ConsentEntry).where(ConsentEntry.id.in_([uuid.UUID(i) for i in voided]))
+        )
+    ).all()
+    ledger = await consents.ledger(uow, survivor_id)
+    remaining: dict[tuple[str, str], Any] = {
+        (c.channel, c.purpose): c for c in consents.current(ledger)
+    }
+    for channel, purpose in sorted({(c.channel, c.purpose) for c in copies}):
+        entry = remaining.get((channel, purpose))
+        uow.publish(
+            ConsentCorrected(
+                tenant_id=uow.tenant_id,
+                contact_id=str(survivor_id),
+                channel=channel,
+                purpose=purpose,
+                status=entry.status if entry else "none",
+                captured_at=entry.captured_at if entry else None,
+                voided_entry_ids=sorted(
+                    str(c.id) for c in copies if (c.channel, c.purpose) == (channel, purpose)
+                ),
+            )
+        )
+
+
 async def get_merge(uow: UnitOfWork, merge_id: uuid.UUID, *, for_update: bool = False) -> Merge:
     query = select(Merge).where(Merge.id == merge_id)
     found = await uow.session.scalar(query.with_for_update() if for_update else query)
@@ -366,6 +400,7 @@ async def undo(uow: UnitOfWork, merge_id: uuid.UUID) -> Merge:
         )
     merge_row.undone_at = now
     await session.flush()
+    await _correct_consents(uow, survivor.id, merge_row.undo["consent_copies"])
     uow.publish(
         ContactUnmerged(
             tenant_id=uow.tenant_id,
