@@ -6,14 +6,14 @@ contracts, CSAT, surveys, campaign touches) are buffered here and written before
 (`write_buffered`, the subscription's before_commit step): each table's rows travel in one
 binary COPY into a temporary staging table of the connection, then one
 INSERT ... SELECT ... ON CONFLICT per tenant and set of columns to update moves them into the
-table. COPY is what costs least per row on both ends (bound arrays cost the client a type
-check per element and the server an unnest); the statements' text depends only on the table
-and the columns to update, so each is prepared once per connection. Successive upserts of one
+table, all of them sent as one script. COPY is what costs least per row on both ends (bound
+arrays cost the client a type check per element and the server an unnest), and a write then
+takes a fixed number of round trips whatever the tenants and tables. Successive upserts of one
 row are merged first, with the same result as running them in order. Anything that reads or
 moves those rows (merges, unmerges, erasure) writes the buffer first. Alias and erasure
-look-ups are remembered for the rest of the transaction. The state lives in the session's `info`, so
-a failed batch (whose session is rolled back and discarded) leaves nothing behind, and its
-staged rows are rolled back with it.
+look-ups are remembered for the rest of the transaction. The state lives in the session's
+`info`, so a failed batch (whose session is rolled back and discarded) leaves nothing behind,
+and its staged rows are rolled back with it.
 """
 
 from __future__ import annotations
@@ -128,16 +128,29 @@ def _create_staging_sql(table: Table) -> str:
 
 
 @functools.cache
-def _insert_sql(table: Table, update_cols: tuple[str, ...]) -> str:
+def _insert_sql(table: Table, update_cols: tuple[str, ...]) -> tuple[str, str]:
+    """The INSERT of one staging group, as the text before and after the group's number."""
     names = ", ".join(f'"{c}"' for c in column_names(table))
     keys = ", ".join(f'"{k}"' for k in key_names(table))
-    sql = (
+    before = (
         f'INSERT INTO "{table.name}" ({names}) SELECT {names} FROM pg_temp."{_staging(table)}" '
-        f"WHERE {GROUP} = $1 ON CONFLICT ({keys}) "
+        f"WHERE {GROUP} = "
     )
+    after = f" ON CONFLICT ({keys}) "
     if not update_cols:
-        return sql + "DO NOTHING"
-    return sql + "DO UPDATE SET " + ", ".join(f'"{c}" = EXCLUDED."{c}"' for c in update_cols)
+        return before, after + "DO NOTHING"
+    return before, after + "DO UPDATE SET " + ", ".join(
+        f'"{c}" = EXCLUDED."{c}"' for c in update_cols
+    )
+
+
+def _set_tenant_sql(table: Table, group: int) -> str:
+    """Set the tenant of a group's rows, read from the rows themselves: the script of INSERTs
+    then holds nothing but group numbers, and needs no quoting."""
+    return (
+        f"SELECT set_config('app.tenant_id', (SELECT tenant_id FROM "
+        f'pg_temp."{_staging(table)}" WHERE {GROUP} = {group} LIMIT 1), true)'
+    )
 
 
 async def write_buffered(uow: UnitOfWork) -> None:
@@ -147,7 +160,7 @@ async def write_buffered(uow: UnitOfWork) -> None:
         return
     pending, found.pending = found.pending, {}
     records: dict[str, list[tuple[Any, ...]]] = {}  # per table, every tenant's rows
-    inserts: dict[str, list[tuple[str, int]]] = {}  # per tenant, (statement, group)
+    inserts: dict[str, list[tuple[Table, tuple[str, ...], int]]] = {}  # per tenant
     for (tenant, name), rows in pending.items():
         table = found.tables[name]
         columns = column_names(table)
@@ -159,7 +172,7 @@ async def write_buffered(uow: UnitOfWork) -> None:
             if group is None:
                 found.groups += 1
                 group = groups[shape] = found.groups
-                inserts.setdefault(tenant, []).append((_insert_sql(table, shape), group))
+                inserts.setdefault(tenant, []).append((table, shape, group))
             staged.append((*map(row.values.get, columns), group))
     await uow.session.flush()  # nothing of the ORM's may be written under another tenant
     driver = await uow.driver()
@@ -172,14 +185,16 @@ async def write_buffered(uow: UnitOfWork) -> None:
             columns=[*column_names(table), GROUP],
             records=staged,
         )
-    # row-level security checks each row against the tenant set: the unit of work's own
-    # tenant goes last, so it is set again for whatever follows
-    current = uow.tenant_id
+    # Every INSERT in one script (one round trip). Row-level security checks each row against
+    # the tenant set: the unit of work's own tenant goes last, so it stays set for what follows.
+    script, current = [], uow.tenant_id
     for tenant in sorted(inserts, key=lambda t: t == uow.tenant_id):
-        if tenant != current:
-            await driver.execute(SET_TENANT, tenant)
-            current = tenant
-        for sql, group in inserts[tenant]:
-            await driver.execute(sql, group)
+        for table, shape, group in inserts[tenant]:
+            if tenant != current:
+                script.append(_set_tenant_sql(table, group))
+                current = tenant
+            before, after = _insert_sql(table, shape)
+            script.append(f"{before}{group}{after}")
+    await driver.execute(";".join(script))
     if current != uow.tenant_id:
         await driver.execute(SET_TENANT, uow.tenant_id)
