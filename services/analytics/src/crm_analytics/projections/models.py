@@ -26,6 +26,10 @@ class Contact(Base, TenantKeyed):
     """A person as contacts last described them (PII here is scrubbed on erasure)."""
 
     __tablename__ = "contacts"
+    # a consumer batch loads each tenant's erased people (few) once
+    __table_args__ = (
+        Index("ix_contacts_erased", "tenant_id", postgresql_where=text("erased_at IS NOT NULL")),
+    )
 
     contact_id: Mapped[str] = mapped_column(ID, primary_key=True)
     first_name: Mapped[str | None] = mapped_column(String(100))
@@ -67,6 +71,8 @@ class ContactAlias(Base, TenantKeyed):
     """Another id that now means this person: a merged duplicate or a converted lead."""
 
     __tablename__ = "contact_aliases"
+    # a consumer batch loads each tenant's aliases once; merges look them up by survivor
+    __table_args__ = (Index("ix_contact_aliases_survivor", "tenant_id", "contact_id"),)
 
     alias_id: Mapped[str] = mapped_column(ID, primary_key=True)
     contact_id: Mapped[str] = mapped_column(ID)
