@@ -22,7 +22,6 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPa
 from aiokafka.abc import ConsumerRebalanceListener
 from aiokafka.errors import CommitFailedError, KafkaError
 from pydantic import ValidationError
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from crm_shared.events.catalog import dlq_topic
@@ -35,9 +34,9 @@ from crm_shared.uow import UnitOfWork
 log = logging.getLogger(__name__)
 
 Handler = Callable[[UnitOfWork, InboundEvent], Awaitable[None]]
-INBOX_CLAIM = text(
+INBOX_CLAIM = (
     "INSERT INTO inbox (consumer, event_id, topic) "
-    "SELECT :consumer, e.id, e.topic FROM unnest(CAST(:ids AS text[]), CAST(:topics AS text[])) "
+    "SELECT $1, e.id, e.topic FROM unnest($2::text[], $3::text[]) "
     "AS e(id, topic) ON CONFLICT DO NOTHING RETURNING event_id"
 )
 
@@ -248,13 +247,9 @@ class ConsumerRunner:
         handled = [e for e in events if (e.topic, e.type) in self.subscription.handlers]
         if not handled:
             return set()
-        rows = await uow.session.execute(
-            INBOX_CLAIM,
-            {
-                "consumer": self.inbox_name,
-                "ids": [e.id for e in handled],
-                "topics": [e.topic for e in handled],
-            },
+        driver = await uow.driver()  # fixed SQL on the hot path: no SQLAlchemy in between
+        rows = await driver.fetch(
+            INBOX_CLAIM, self.inbox_name, [e.id for e in handled], [e.topic for e in handled]
         )
         return {row[0] for row in rows}
 
