@@ -72,6 +72,7 @@ PERSON_TABLES: list[type[Base]] = [
 
 
 PRELOAD_LIMIT = 10_000
+ALIASES = "SELECT alias_id, contact_id FROM contact_aliases LIMIT $1"  # the tenant's, by RLS
 
 
 async def resolve(uow: UnitOfWork, contact_id: str) -> str:
@@ -80,14 +81,8 @@ async def resolve(uow: UnitOfWork, contact_id: str) -> str:
     there are at most PRELOAD_LIMIT of them, otherwise looked up (and remembered) one by one."""
     batch = state(uow)
     if uow.tenant_id not in batch.alias_maps:
-        rows = (
-            await uow.session.execute(
-                select(ContactAlias.alias_id, ContactAlias.contact_id).limit(PRELOAD_LIMIT + 1)
-            )
-        ).all()
-        batch.alias_maps[uow.tenant_id] = (
-            {str(a): str(c) for a, c in rows} if len(rows) <= PRELOAD_LIMIT else None
-        )
+        rows = await (await uow.driver()).fetch(ALIASES, PRELOAD_LIMIT + 1)
+        batch.alias_maps[uow.tenant_id] = dict(rows) if len(rows) <= PRELOAD_LIMIT else None
     complete = batch.alias_maps[uow.tenant_id]
     if complete is not None:
         return complete.get(contact_id, contact_id)
