@@ -52,10 +52,13 @@ def segment_args(segment: str | None) -> tuple[str, ...]:
     return () if segment is None else (segment,)
 
 
-async def one(uow: UnitOfWork, sql: str, *args: Any) -> Any:
-    """The single row of an aggregate query, on the transaction's driver connection."""
+async def one(uow: UnitOfWork, sql: str, *args: Any, stream: bool = False) -> Any:
+    """The single row of an aggregate query, on the transaction's driver connection. With
+    `stream`, grouping by customer streams over the customer-ordered index instead of hashing
+    a million text keys (several times faster here)."""
     driver = await uow.driver()
     await driver.execute(f"SET LOCAL work_mem = '{WORK_MEM}'")
+    await driver.execute(f"SET LOCAL enable_hashagg = {'off' if stream else 'on'}")
     return await driver.fetchrow(sql, *args)
 
 
@@ -83,6 +86,7 @@ async def retention(
         at(start),
         at(end),
         *segment_args(segment),
+        stream=True,
     )
     return s.Retention(
         period=period(start, end),
@@ -97,23 +101,31 @@ async def retention(
 async def static_churn(
     uow: UnitOfWork, start: date, end: date, segment: str | None = None
 ) -> s.RateMeasure:
-    # K: anyone with an order or a contract before the end; Kz: those of them who left
+    # K: anyone with an order or a contract before the end (the buyers, streamed from the
+    # index, plus the contract holders without such an order); Kz: those of them who left
     k, kz = await one(
         uow,
         f"""
-        SELECT count(*), count(*) FILTER (WHERE contact_id IN (
-                   SELECT contact_id FROM contract_ends
-                   WHERE end_date >= $1 AND end_date < $2 AND NOT renewed))
-        FROM ((SELECT DISTINCT contact_id FROM orders WHERE placed_at < $3)
-              UNION
-              SELECT contact_id FROM contracts WHERE starts_on IS NULL OR starts_on < $2
-             ) AS known
-        WHERE {in_segment(4, segment)}
+        SELECT (SELECT count(*) FROM (SELECT DISTINCT contact_id FROM orders
+                                      WHERE placed_at < $3 AND {in_segment(4, segment)}) AS b)
+               + (SELECT count(DISTINCT contact_id) FROM contracts AS c
+                  WHERE (starts_on IS NULL OR starts_on < $2) AND {in_segment(4, segment)}
+                    AND NOT EXISTS (SELECT FROM orders AS o
+                                    WHERE o.contact_id = c.contact_id AND o.placed_at < $3)),
+               (SELECT count(DISTINCT contact_id) FROM contract_ends AS e
+                WHERE end_date >= $1 AND end_date < $2 AND NOT renewed
+                  AND {in_segment(4, segment)}
+                  AND (EXISTS (SELECT FROM orders AS o
+                               WHERE o.contact_id = e.contact_id AND o.placed_at < $3)
+                       OR EXISTS (SELECT FROM contracts AS c
+                                  WHERE c.contact_id = e.contact_id
+                                    AND (c.starts_on IS NULL OR c.starts_on < $2))))
         """,
         start,
         end,
         at(end),
         *segment_args(segment),
+        stream=True,
     )
     return s.RateMeasure(
         period=period(start, end),
@@ -369,26 +381,30 @@ async def sales(uow: UnitOfWork, start: date, end: date) -> s.Sales:
         hit = Decimal(len(won)) / Decimal(len(closed))
         velocity = round(Decimal(open_count) * average_won * hit / Decimal(str(mean)), 2)
     # repeat: orders after the customer's first (by placed_at, order_id); cross: those of them
-    # first to bring the customer some product
+    # first to bring the customer some product. Counted customer by customer, in index order.
     repeat, cross = await one(
         uow,
         """
-        SELECT count(*) FILTER (WHERE nth > 1), count(*) FILTER (WHERE nth > 1 AND new_product)
-        FROM (SELECT order_id, min(nth) AS nth, bool_or(first_purchase) AS new_product
-              FROM (SELECT o.order_id, o.placed_at, o.nth,
-                           sku IS NOT NULL AND row_number() OVER (
-                               PARTITION BY o.contact_id, sku ORDER BY o.placed_at, o.order_id
+        SELECT coalesce(sum(repeat), 0), coalesce(sum(crossed), 0)
+        FROM (SELECT count(*) FILTER (WHERE nth > 1 AND line = 1 AND placed_at >= $1) AS repeat,
+                     count(DISTINCT order_id) FILTER (
+                         WHERE nth > 1 AND first_purchase AND placed_at >= $1) AS crossed
+              FROM (SELECT o.contact_id, o.order_id, o.placed_at, o.nth,
+                           coalesce(p.line, 1) AS line,
+                           p.sku IS NOT NULL AND row_number() OVER (
+                               PARTITION BY o.contact_id, p.sku ORDER BY o.placed_at, o.order_id
                            ) = 1 AS first_purchase
                     FROM (SELECT contact_id, order_id, placed_at, skus,
                                  row_number() OVER (PARTITION BY contact_id
                                                     ORDER BY placed_at, order_id) AS nth
                           FROM orders WHERE cancelled_at IS NULL AND placed_at < $2) AS o
-                    LEFT JOIN LATERAL unnest(o.skus) AS sku ON TRUE) AS products
-              WHERE placed_at >= $1
-              GROUP BY order_id) AS in_period
+                    LEFT JOIN LATERAL unnest(o.skus) WITH ORDINALITY AS p(sku, line) ON TRUE
+                   ) AS products
+              GROUP BY contact_id) AS customers
         """,
         at(start),
         at(end),
+        stream=True,
     )
     return s.Sales(
         period=period(start, end),
