@@ -8,6 +8,7 @@ observation, and for spend `zbar` the mean value of the repeat purchases.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -48,14 +49,25 @@ class BgNbd:
         return np.asarray(numerator / (1 + np.where(x > 0, odds, 0.0)), dtype=float)
 
 
-def bgnbd_log_likelihood(params: Array, x: Array, t_x: Array, T: Array) -> float:
-    r, alpha, a, b = params
-    base = gammaln(r + x) - gammaln(r) + r * np.log(alpha)
-    first = betaln(a, b + x) - betaln(a, b) - (r + x) * np.log(alpha + T)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        second = betaln(a + 1, b + x - 1) - betaln(a, b) - (r + x) * np.log(alpha + t_x)
-    second = np.where(x > 0, second, -np.inf)
-    return float(np.sum(base + np.logaddexp(first, second)))
+def bgnbd_log_likelihood(x: Array, t_x: Array, T: Array) -> Callable[[Array], float]:
+    """These customers' BG/NBD log-likelihood as a function of (r, alpha, a, b). The terms of x
+    alone are computed once per distinct x (repeat purchases: small integers many customers
+    share), so an evaluation costs a few array operations instead of a dozen log-gammas."""
+    distinct, at = np.unique(x, return_inverse=True)
+    repeat = x > 0
+
+    def log_likelihood(params: Array) -> float:
+        r, alpha, a, b = params
+        base = (gammaln(r + distinct) - gammaln(r))[at] + r * np.log(alpha)
+        first = (betaln(a, b + distinct) - betaln(a, b))[at] - (r + x) * np.log(alpha + T)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            second = (betaln(a + 1, b + distinct - 1) - betaln(a, b))[at] - (r + x) * np.log(
+                alpha + t_x
+            )
+        second = np.where(repeat, second, -np.inf)
+        return float(np.sum(base + np.logaddexp(first, second)))
+
+    return log_likelihood
 
 
 def _fit(negative_ll: object, start: Array) -> Array:
@@ -75,13 +87,14 @@ def _fit(negative_ll: object, start: Array) -> Array:
 def fit_bgnbd(x: Array, t_x: Array, T: Array) -> BgNbd:
     """Maximum-likelihood BG/NBD parameters (optimised over their logarithms)."""
     x, t_x, T = (np.asarray(v, dtype=float) for v in (x, t_x, T))
+    log_likelihood = bgnbd_log_likelihood(x, t_x, T)
 
     def negative(log_params: Array) -> float:
-        value = -bgnbd_log_likelihood(np.exp(log_params), x, t_x, T)
+        value = -log_likelihood(np.exp(log_params))
         return value if np.isfinite(value) else 1e300
 
     r, alpha, a, b = _fit(negative, np.array([1.0, 1.0, 1.0, 1.0]))
-    ll = bgnbd_log_likelihood(np.array([r, alpha, a, b]), x, t_x, T)
+    ll = log_likelihood(np.array([r, alpha, a, b]))
     return BgNbd(float(r), float(alpha), float(a), float(b), ll)
 
 
@@ -100,32 +113,37 @@ class GammaGamma:
         return np.asarray(self.p * (self.v + x * zbar) / (self.p * x + self.q - 1), dtype=float)
 
 
-def gamma_gamma_log_likelihood(params: Array, x: Array, zbar: Array) -> float:
-    p, q, v = params
-    px = p * x
-    ll = (
-        gammaln(px + q)
-        - gammaln(px)
-        - gammaln(q)
-        + q * np.log(v)
-        + (px - 1) * np.log(zbar)
-        + px * np.log(x)
-        - (px + q) * np.log(x * zbar + v)
-    )
-    return float(np.sum(ll))
+def gamma_gamma_log_likelihood(x: Array, zbar: Array) -> Callable[[Array], float]:
+    """These customers' Gamma-Gamma log-likelihood as a function of (p, q, v); the terms of the
+    data alone are computed once."""
+    distinct, at = np.unique(x, return_inverse=True)
+    log_zbar, log_x, spent = np.log(zbar), np.log(x), x * zbar
+
+    def log_likelihood(params: Array) -> float:
+        p, q, v = params
+        px = p * x
+        ll = (
+            (gammaln(p * distinct + q) - gammaln(p * distinct))[at]
+            - gammaln(q)
+            + q * np.log(v)
+            + (px - 1) * log_zbar
+            + px * log_x
+            - (px + q) * np.log(spent + v)
+        )
+        return float(np.sum(ll))
+
+    return log_likelihood
 
 
 def fit_gamma_gamma(x: Array, zbar: Array) -> GammaGamma:
     """Maximum-likelihood Gamma-Gamma parameters over customers with repeat purchases."""
     x, zbar = np.asarray(x, dtype=float), np.asarray(zbar, dtype=float)
     keep = (x > 0) & (zbar > 0)
-    x, zbar = x[keep], zbar[keep]
+    log_likelihood = gamma_gamma_log_likelihood(x[keep], zbar[keep])
 
     def negative(log_params: Array) -> float:
-        value = -gamma_gamma_log_likelihood(np.exp(log_params), x, zbar)
+        value = -log_likelihood(np.exp(log_params))
         return value if np.isfinite(value) else 1e300
 
     p, q, v = _fit(negative, np.array([1.0, 1.0, 1.0]))
-    return GammaGamma(
-        float(p), float(q), float(v), gamma_gamma_log_likelihood(np.array([p, q, v]), x, zbar)
-    )
+    return GammaGamma(float(p), float(q), float(v), log_likelihood(np.array([p, q, v])))
