@@ -348,7 +348,6 @@ def publish_changes(event: type[EventData], fields: dict[str, str]) -> str:
                jsonb_build_object({data})
         FROM scored AS n LEFT JOIN customer_scores AS o USING (contact_id)
         WHERE {CHANGES[event]}
-        ORDER BY n.contact_id
     """
 
 
