@@ -18,6 +18,7 @@ from sqlalchemy.dialects.postgresql import insert
 
 from crm_analytics.database import Base
 from crm_analytics.projections.batch import (
+    BatchState,
     buffer_upsert,
     forget_people,
     key_names,
@@ -72,17 +73,23 @@ PERSON_TABLES: list[type[Base]] = [
 
 
 PRELOAD_LIMIT = 10_000
-ALIASES = "SELECT alias_id, contact_id FROM contact_aliases LIMIT $1"  # the tenant's, by RLS
+# The tenant's (row-level security) aliases, then its erased people (a NULL survivor), each
+# up to $1 rows: what a batch's handlers look up about people, in one round trip.
+PEOPLE = (
+    "SELECT * FROM (SELECT alias_id, contact_id FROM contact_aliases LIMIT $1) AS a "
+    "UNION ALL SELECT * FROM "
+    "(SELECT contact_id, NULL FROM contacts WHERE erased_at IS NOT NULL LIMIT $1) AS e"
+)
 
 
 async def resolve(uow: UnitOfWork, contact_id: str) -> str:
     """The surviving person for an id (itself, unless it was merged or is a converted lead).
     Aliases are kept one step deep. A tenant's aliases are loaded once per transaction when
-    there are at most PRELOAD_LIMIT of them, otherwise looked up (and remembered) one by one."""
+    there are at most PRELOAD_LIMIT of them, otherwise looked up (and remembered) one by one;
+    its erased people are loaded along (`is_erased` reads them)."""
     batch = state(uow)
     if uow.tenant_id not in batch.alias_maps:
-        rows = await (await uow.driver()).fetch(ALIASES, PRELOAD_LIMIT + 1)
-        batch.alias_maps[uow.tenant_id] = dict(rows) if len(rows) <= PRELOAD_LIMIT else None
+        await _load_people(uow, batch)
     complete = batch.alias_maps[uow.tenant_id]
     if complete is not None:
         return complete.get(contact_id, contact_id)
@@ -90,6 +97,14 @@ async def resolve(uow: UnitOfWork, contact_id: str) -> str:
     if key not in batch.aliases:
         batch.aliases[key] = await _resolve(uow, contact_id)
     return batch.aliases[key]
+
+
+async def _load_people(uow: UnitOfWork, batch: BatchState) -> None:
+    rows = await (await uow.driver()).fetch(PEOPLE, PRELOAD_LIMIT + 1)
+    aliases = {alias: survivor for alias, survivor in rows if survivor is not None}
+    erased = {person for person, survivor in rows if survivor is None}
+    batch.alias_maps[uow.tenant_id] = aliases if len(aliases) <= PRELOAD_LIMIT else None
+    batch.erased[uow.tenant_id] = erased if len(erased) <= PRELOAD_LIMIT else None
 
 
 async def _resolve(uow: UnitOfWork, contact_id: str) -> str:
