@@ -4,11 +4,12 @@ The consumer runner applies a fetched batch in one transaction, calling the hand
 event at a time. Writes that no handler reads back (timeline entries, orders, invoices,
 contracts, CSAT, surveys, campaign touches) are buffered here and written before the commit
 (`write_buffered`, the subscription's before_commit step): each table's rows travel in one
-binary COPY into a temporary staging table of the connection, then one
+binary COPY into a temporary staging table of the connection (row-level security refuses COPY
+into the tables themselves, and upserts need ON CONFLICT), then one
 INSERT ... SELECT ... ON CONFLICT per tenant and set of columns to update moves them into the
 table, all of them sent as one script. COPY is what costs least per row on both ends (bound
-arrays cost the client a type check per element and the server an unnest), and a write then
-takes a fixed number of round trips whatever the tenants and tables. Successive upserts of one
+arrays cost the client a type check per element and the server an unnest), and a write takes
+two round trips per table and one more, however many tenants. Successive upserts of one
 row are merged first, with the same result as running them in order. Anything that reads or
 moves those rows (merges, unmerges, erasure) writes the buffer first. Alias and erasure
 look-ups are remembered for the rest of the transaction. The state lives in the session's
