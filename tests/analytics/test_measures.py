@@ -388,3 +388,17 @@ async def test_campaign_effectiveness_and_attribution(
         "150.00",
     )
     assert c2["roi"] == 150.0  # (150 - 60) / 60
+
+
+async def test_a_tenant_without_data_gets_empty_measures(api: httpx.AsyncClient) -> None:
+    period = {"from": "2026-01-01", "to": "2026-02-01"}
+    rfm = await get(api, "rfm", as_of=AS_OF)
+    assert (rfm["segments"], rfm["customers"]) == ({}, [])
+    clv = await get(api, "clv", as_of=AS_OF)
+    assert (clv["customers"], clv["bgnbd"], clv["predicted_clv_total"]) == (0, None, None)
+    assert (await get(api, "pareto", **period))["share"] is None
+    assert (await get(api, "retention", **period))["rate"] is None
+    sales = await get(api, "sales", **period)
+    assert (sales["repeat_sales"], sales["cross_sales"]) == (0, 0)
+    recomputed = await api.post("/v1/scores/recompute", params={"as_of": AS_OF})
+    assert recomputed.json()["customers"] == 0
