@@ -9,7 +9,7 @@ into the tables themselves, and upserts need ON CONFLICT), then one
 INSERT ... SELECT ... ON CONFLICT per tenant and set of columns to update moves them into the
 table, all of them sent as one script. COPY is what costs least per row on both ends (bound
 arrays cost the client a type check per element and the server an unnest), and a write takes
-two round trips per table and one more, however many tenants. Successive upserts of one
+two round trips per table and two more, however many tenants. Successive upserts of one
 row are merged first, with the same result as running them in order. Anything that reads or
 moves those rows (merges, unmerges, erasure) writes the buffer first. Alias and erasure
 look-ups are remembered for the rest of the transaction. The state lives in the session's
