@@ -44,10 +44,12 @@ INBOX_CLAIM = (
 @dataclass(frozen=True)
 class Subscription:
     """What one service consumes: handlers by (topic, CloudEvents type), and optionally what
-    to run after a batch's handlers, before its commit (for handlers that buffer writes)."""
+    to run after a batch's handlers, before its commit (for handlers that buffer writes), and
+    how many records a batch may hold (handlers that buffer write faster in larger ones)."""
 
     handlers: Mapping[tuple[str, str], Handler] = field(default_factory=dict)
     before_commit: Callable[[UnitOfWork], Awaitable[None]] | None = None
+    max_records: int = 500
 
     @property
     def topics(self) -> tuple[str, ...]:
@@ -79,7 +81,7 @@ class ConsumerRunner:
         sessionmaker: async_sessionmaker[AsyncSession],
         subscription: Subscription,
         *,
-        max_records: int = 500,
+        max_records: int | None = None,
         inbox_name: str | None = None,
     ) -> None:
         self.settings = settings
@@ -88,7 +90,7 @@ class ConsumerRunner:
         self.group = settings.consumer_group
         # the inbox's consumer name: a replay under a group of its own dedupes with the live one
         self.inbox_name = inbox_name or self.group
-        self.max_records = max_records
+        self.max_records = max_records or subscription.max_records
         self._lock = asyncio.Lock()
         self._stopping = asyncio.Event()
         self.consumer: AIOKafkaConsumer | None = None
