@@ -128,6 +128,18 @@ async def test_customer_360(api: httpx.AsyncClient, feed: Feed, tenant: str) -> 
     assert consents == {("email", "marketing"): "withdrawn", ("sms", "marketing"): "withdrawn"}
     assert body["scores"] is None  # not computed yet
 
+    # A merge undone voids copied entries: contacts states the consent that counts again.
+    email = {"tenant_id": tenant, "contact_id": ada, "channel": "email", "purpose": "marketing"}
+    await feed(
+        ct.ConsentCorrected(**email, status="granted", captured_at=t0, voided_entry_ids=["c1"]),
+        ct.ConsentCorrected(
+            **email | {"channel": "sms"}, status="none", captured_at=None, voided_entry_ids=["c2"]
+        ),
+    )
+    body = (await api.get(f"/v1/customers/{ada}")).json()
+    consents = {(c["channel"], c["purpose"]): c["status"] for c in body["consents"]}
+    assert consents == {("email", "marketing"): "granted"}
+
 
 async def test_segment_changes_are_published_only_when_they_change(
     api: httpx.AsyncClient, feed: Feed, tenant: str, analytics_owner: AsyncEngine

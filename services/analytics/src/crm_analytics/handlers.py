@@ -326,6 +326,17 @@ async def consent_withdrawn(uow: UnitOfWork, event: InboundEvent, e: ct.ConsentW
     await _consent(uow, event, e, "withdrawn")
 
 
+@on(ct.ConsentCorrected)
+async def consent_corrected(uow: UnitOfWork, event: InboundEvent, e: ct.ConsentCorrected) -> None:
+    """Entries we saw were voided (a merge undone): the state contacts gives wins, whatever
+    its time (the voided entries may be newer)."""
+    contact_id = await resolve(uow, e.contact_id)
+    key = {"contact_id": contact_id, "channel": e.channel, "purpose": e.purpose}
+    await uow.session.execute(delete(Consent).filter_by(**key))
+    if e.status != "none" and e.captured_at is not None:
+        await upsert(uow, Consent, key | {"status": e.status, "captured_at": moment(e.captured_at)})
+
+
 @on(cmp.CampaignConsentWithdrawn)
 async def unsubscribed(
     uow: UnitOfWork, event: InboundEvent, e: cmp.CampaignConsentWithdrawn
