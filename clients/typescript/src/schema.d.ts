@@ -475,8 +475,8 @@ export interface paths {
         get?: never;
         put?: never;
         /**
-         * Import people from a CSV file (a background job)
-         * @description The body is the CSV file (`Content-Type: text/csv`, first line the header). `mapping` maps CSV columns to fields: first_name, last_name, email, emails, phones, tags (lists separated by `;`), job_title, language, timezone, lifecycle_stage, source, external_id, owner_id, relationship_level, or `attr.<key>` for attributes and custom fields. Rows upsert by `match_on`, by the API's own rules (a row that repeats an earlier one updates it; a re-run of the same file changes nothing). Follow the job at `Location`: progress is committed every chunk of rows, and a job whose process stopped resumes after its last chunk in the contacts worker. Rejected rows never stop the others: they are listed at `/v1/imports/{id}/errors`.
+         * Import people or companies from a CSV file (a background job)
+         * @description The body is the CSV file (`Content-Type: text/csv`, first line the header, up to 4 GiB). `mapping` maps CSV columns to fields. People (`entity=person`, `match_on` email or external_id): first_name, last_name, email, emails, phones, tags (lists separated by `;`), job_title, language, timezone, lifecycle_stage, source, external_id, owner_id, relationship_level. Companies (`entity=company`, `match_on` external_id or domain; a domain that several companies have is a row error): name, domain, industry, employee_count, country, owner_id, relationship_level, tags, external_id, parent_external_id (the parent's external id: a company stored or an earlier row). Both: `attr.<key>` for attributes and custom fields; an empty cell leaves the field as it is. Rows upsert by `match_on`, by the API's own rules (a row that repeats an earlier one updates it; a re-run of the same file changes nothing). Follow the job at `Location`: progress is committed every chunk of rows, and a job whose process stopped resumes after its last chunk in the contacts worker. Rejected rows never stop the others: they are listed at `/v1/imports/{id}/errors`.
          */
         post: operations["contacts_import_start_import"];
         delete?: never;
@@ -2449,6 +2449,8 @@ export interface components {
             attributes?: {
                 [key: string]: unknown;
             } | null;
+            /** External Id */
+            external_id?: string | null;
         };
         /** CompanyNode */
         CompanyNode: {
@@ -2493,6 +2495,8 @@ export interface components {
             attributes: {
                 [key: string]: unknown;
             };
+            /** External Id */
+            external_id: string | null;
             /** Version */
             version: number;
             /**
@@ -2533,6 +2537,8 @@ export interface components {
             attributes?: {
                 [key: string]: unknown;
             } | null;
+            /** External Id */
+            external_id?: string | null;
         };
         /** ConsentCreate */
         ConsentCreate: {
@@ -2813,14 +2819,14 @@ export interface components {
             id: string;
             /**
              * Entity
-             * @constant
+             * @enum {string}
              */
-            entity: "person";
+            entity: "person" | "company";
             /**
              * Match On
              * @enum {string}
              */
-            match_on: "email" | "external_id";
+            match_on: "email" | "external_id" | "domain";
             /** Mapping */
             mapping: {
                 [key: string]: string;
@@ -6272,6 +6278,7 @@ export interface operations {
         parameters: {
             query?: {
                 owner_id?: string | null;
+                external_id?: string | null;
                 country?: string | null;
                 industry?: string | null;
                 tag?: string | null;
@@ -6650,6 +6657,7 @@ export interface operations {
         parameters: {
             query?: {
                 owner_id?: string | null;
+                external_id?: string | null;
                 country?: string | null;
                 industry?: string | null;
                 tag?: string | null;
@@ -8415,9 +8423,10 @@ export interface operations {
             query: {
                 /** @description JSON: CSV column -> field */
                 mapping: string;
-                match_on?: "email" | "external_id";
-                /** @description What the rows are (people only, for now) */
-                entity?: "person";
+                /** @description People: email or external_id; companies: external_id or domain */
+                match_on?: "email" | "external_id" | "domain";
+                /** @description What the rows are */
+                entity?: "person" | "company";
             };
             header?: never;
             path?: never;
