@@ -235,23 +235,20 @@ async def rfm(uow: UnitOfWork, as_of: datetime, limit: int) -> s.Rfm:
         value_tier_rule=f.VALUE_TIER_RULES,
         segments=counts(scores.segment, f.SEGMENTS),
         value_tiers=counts(scores.tier, f.VALUE_TIERS),
-        customers=sorted(
-            (
-                s.RfmCustomer(
-                    contact_id=contact_id,
-                    recency_days=round(float(customers.recency_days[i]), 4),
-                    frequency=int(customers.orders[i]),
-                    monetary=total,
-                    r=int(scores.r[i]),
-                    f=int(scores.f[i]),
-                    m=int(scores.m[i]),
-                    segment=f.SEGMENTS[scores.segment[i]],
-                    value_tier=f.VALUE_TIERS[scores.tier[i]],
-                )
-                for i, contact_id, total in listed
-            ),
-            key=lambda c: (-(c.r + c.f + c.m), c.contact_id),
-        )[:limit],
+        customers=[
+            s.RfmCustomer(
+                contact_id=contact_id,
+                recency_days=round(float(customers.recency_days[i]), 4),
+                frequency=int(customers.orders[i]),
+                monetary=total,
+                r=int(scores.r[i]),
+                f=int(scores.f[i]),
+                m=int(scores.m[i]),
+                segment=f.SEGMENTS[scores.segment[i]],
+                value_tier=f.VALUE_TIERS[scores.tier[i]],
+            )
+            for i, contact_id, total in sorted(listed, key=lambda c: (-rank[c[0]], c[1]))[:limit]
+        ],
     )
 
 

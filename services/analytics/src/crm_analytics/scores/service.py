@@ -3,8 +3,8 @@ publish their changes, and GDPR erasure of the person's PII from the read models
 
 from __future__ import annotations
 
-import io
 import logging
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -152,15 +152,22 @@ async def customer_orders(uow: UnitOfWork, as_of: datetime, *, repeat: bool = Tr
     await driver.execute("SET LOCAL enable_hashagg = off")
     await driver.execute(CUSTOMER_ORDERS.format(nth=NTH if repeat else "1"), as_of)
     await driver.execute("SET LOCAL enable_hashagg = on")
-    buffer = io.BytesIO()
+    kind = binary_rows([f"c{j} >f8" for j in range(len(NUMBERS))])
+    count = await driver.fetchval("SELECT count(*) FROM customer_orders")
+    data = bytearray(len(BINARY_HEADER) + count * kind.itemsize + len(BINARY_TRAILER))
+    filled = 0
+
+    async def received(chunk: bytes) -> None:  # into the buffer sized above: no copies
+        nonlocal filled
+        data[filled : filled + len(chunk)] = chunk
+        filled += len(chunk)
+
     await driver.copy_from_query(
         f"SELECT {', '.join(NUMBERS)} FROM customer_orders ORDER BY i",
-        output=buffer,
+        output=received,
         format="binary",
     )
-    kind = binary_rows([f"c{j} >f8" for j in range(len(NUMBERS))])
-    data = buffer.getbuffer()[len(BINARY_HEADER) : -len(BINARY_TRAILER)]
-    table = np.frombuffer(data, dtype=kind)
+    table = np.frombuffer(data, dtype=kind, count=count, offset=len(BINARY_HEADER))
     recency_s, span_s, age_s, orders, monetary, repeat_total = (
         table[f"c{j}"].astype(float) for j in range(len(NUMBERS))
     )
@@ -364,7 +371,7 @@ async def recompute_scores(uow: UnitOfWork, as_of: datetime) -> dict[str, int]:
     await driver.execute(NEW_SCORES)
     await driver.copy_to_table(
         "new_scores",
-        source=io.BytesIO(BINARY_HEADER + score_rows(customers, scores) + BINARY_TRAILER),
+        source=binary_copy(score_rows(customers, scores)),
         format="binary",
         schema_name="pg_temp",
     )
@@ -396,7 +403,16 @@ async def recompute_scores(uow: UnitOfWork, as_of: datetime) -> dict[str, int]:
     }
 
 
-def score_rows(customers: Customers, scores: Scores) -> bytes:
+async def binary_copy(rows: Any, chunk: int = 1 << 20) -> AsyncIterator[bytes]:
+    """COPY's binary stream for these rows, a megabyte at a time (no copy of the whole)."""
+    yield BINARY_HEADER
+    raw = rows.view(np.uint8)
+    for start in range(0, len(raw), chunk):
+        yield raw[start : start + chunk].tobytes()
+    yield BINARY_TRAILER
+
+
+def score_rows(customers: Customers, scores: Scores) -> Any:
     """The new scores as COPY binary rows, built column by column."""
     kind = binary_rows(NEW_SCORE_COLUMNS)
     missing = np.full(len(customers), np.nan)
@@ -418,4 +434,4 @@ def score_rows(customers: Customers, scores: Scores) -> bytes:
     for name, column in values.items():
         rows[f"{name}_length"] = kind[name].itemsize
         rows[name] = column
-    return rows.tobytes()
+    return rows
