@@ -148,6 +148,7 @@ async def customer_orders(uow: UnitOfWork, as_of: datetime, *, repeat: bool = Tr
     its numbers in one binary COPY (about 50 bytes per customer, no Python object per row)."""
     driver = await uow.driver()
     await driver.execute("DROP TABLE IF EXISTS pg_temp.customer_orders")
+    await driver.execute("SET LOCAL work_mem = '256MB'")  # sorting a million rows in memory
     # a hash table of a million numeric sums is slower than streaming over the index
     await driver.execute("SET LOCAL enable_hashagg = off")
     await driver.execute(CUSTOMER_ORDERS.format(nth=NTH if repeat else "1"), as_of)
