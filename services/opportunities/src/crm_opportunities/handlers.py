@@ -17,12 +17,13 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import delete, func, literal, or_, select, text, update
+from sqlalchemy import delete, or_, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import InstrumentedAttribute
 
 from crm_opportunities.deals.models import Opportunity, Order
 from crm_opportunities.leads.models import ContactEmail, Lead, MergeRepoint
+from crm_shared import merge_repoints
 from crm_shared.consumer import Handler, Subscription
 from crm_shared.events.catalog import (
     ContactCreated,
@@ -110,97 +111,32 @@ async def apply_contact_merged(uow: UnitOfWork, event: InboundEvent) -> None:
     merged = ContactMerged.model_validate(event.data)
     survivor = uuid.UUID(merged.contact_id)
     losers = [uuid.UUID(i) for i in merged.merged_ids if i != merged.contact_id]
-    if not losers:
-        return
-    for kind, column in REPOINTED.items():
-        if merged.merge_id is not None:  # an undoable merge: remember what moves
-            await _remember(uow, merged.merge_id, survivor, losers, kind, column)
-        await _repoint(uow, column, losers, survivor)
+    if losers:
+        await merge_repoints.repoint(
+            uow, MergeRepoint, REPOINTED, merged.merge_id, survivor, losers, _moves
+        )
 
 
 async def apply_contact_unmerged(uow: UnitOfWork, event: InboundEvent) -> None:
     """Move back exactly what the merge moved, for the people restored; a reference changed
     since (say, a deal handed to another person) is left as it is."""
     unmerged = ContactUnmerged.model_validate(event.data)
-    survivor = uuid.UUID(unmerged.contact_id)
     restored = [uuid.UUID(i) for i in unmerged.restored_ids]
-    remembered = (
-        await uow.session.scalars(
-            select(MergeRepoint).where(
-                MergeRepoint.merge_id == unmerged.merge_id,
-                MergeRepoint.original_id.in_(restored),
-            )
-        )
-    ).all()
-    for row in remembered:
-        column = REPOINTED[row.record_kind]
-        model = column.class_
-        await uow.session.execute(
-            update(model)
-            .where(model.id == row.record_id, column == survivor)
-            .values(_bumped(model, {column.key: row.original_id}))
-            .execution_options(synchronize_session=False)
-        )
-        await uow.session.delete(row)
-    await uow.session.flush()
-
-
-async def _remember(
-    uow: UnitOfWork,
-    merge_id: str,
-    survivor: uuid.UUID,
-    losers: list[uuid.UUID],
-    kind: str,
-    column: InstrumentedAttribute[Any],
-) -> None:
-    model = column.class_
-    moving = select(
-        func.gen_random_uuid(),
-        literal(uow.tenant_id),
-        literal(merge_id),
-        literal(survivor),
-        column,
-        literal(kind),
-        model.id,
-        func.now(),
-    ).where(column.in_(losers))
-    await uow.session.execute(
-        insert(MergeRepoint)
-        .from_select(
-            [
-                "id",
-                "tenant_id",
-                "merge_id",
-                "survivor_id",
-                "original_id",
-                "record_kind",
-                "record_id",
-                "repointed_at",
-            ],
-            moving,
-        )
-        .on_conflict_do_nothing()
+    await merge_repoints.undo(
+        uow,
+        MergeRepoint,
+        REPOINTED,
+        unmerged.merge_id,
+        uuid.UUID(unmerged.contact_id),
+        restored,
+        _moves,
     )
 
 
-async def _repoint(
-    uow: UnitOfWork,
-    column: InstrumentedAttribute[Any],
-    losers: list[uuid.UUID],
-    survivor: uuid.UUID,
-) -> None:
-    model = column.class_
-    await uow.session.execute(
-        update(model)
-        .where(column.in_(losers))
-        .values(_bumped(model, {column.key: survivor}))
-        .execution_options(synchronize_session=False)
-    )
-
-
-def _bumped(model: Any, values: dict[str, Any]) -> dict[str, Any]:
+def _moves(column: InstrumentedAttribute[Any], person: Any) -> dict[str, Any]:
     """A deal whose person changes is a new version of it (its ETag changes)."""
-    return values | {"version": model.version + 1} if model is Opportunity else values
+    values: dict[str, Any] = {column.key: person}
+    return values | {"version": Opportunity.version + 1} if column.class_ is Opportunity else values
 
 
 async def apply_order_placed(uow: UnitOfWork, event: InboundEvent) -> None:

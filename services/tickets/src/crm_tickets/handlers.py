@@ -14,10 +14,11 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import delete, func, literal, select, text, update
+from sqlalchemy import delete, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import InstrumentedAttribute
 
+from crm_shared import merge_repoints
 from crm_shared.consumer import Handler, Subscription
 from crm_shared.events.analytics import CustomerSegmentChanged
 from crm_shared.events.contacts import (
@@ -93,15 +94,9 @@ async def apply_contact_merged(uow: UnitOfWork, event: InboundEvent) -> None:
     losers = [uuid.UUID(i) for i in merged.merged_ids if i != merged.contact_id]
     if not losers:
         return
-    for kind, column in REPOINTED.items():
-        if merged.merge_id is not None:  # an undoable merge: remember what moves
-            await _remember(uow, merged.merge_id, survivor, losers, kind, column)
-        await uow.session.execute(
-            update(column.class_)
-            .where(column.in_(losers))
-            .values(_bumped(column, survivor))
-            .execution_options(synchronize_session=False)
-        )
+    await merge_repoints.repoint(
+        uow, MergeRepoint, REPOINTED, merged.merge_id, survivor, losers, _moves
+    )
     await uow.session.execute(
         update(SlaTimer)
         .where(SlaTimer.tenant_id == uow.tenant_id, SlaTimer.contact_id.in_(losers))
@@ -117,23 +112,9 @@ async def apply_contact_unmerged(uow: UnitOfWork, event: InboundEvent) -> None:
     unmerged = ContactUnmerged.model_validate(event.data)
     survivor = uuid.UUID(unmerged.contact_id)
     restored = [uuid.UUID(i) for i in unmerged.restored_ids]
-    remembered = (
-        MergeRepoint.merge_id == unmerged.merge_id,
-        MergeRepoint.original_id.in_(restored),
+    await merge_repoints.undo(
+        uow, MergeRepoint, REPOINTED, unmerged.merge_id, survivor, restored, _moves
     )
-    for kind, column in REPOINTED.items():
-        model = column.class_
-        await uow.session.execute(
-            update(model)
-            .where(
-                *remembered,
-                MergeRepoint.record_kind == kind,
-                MergeRepoint.record_id == model.id,
-                column == survivor,
-            )
-            .values(_bumped(column, MergeRepoint.original_id))
-            .execution_options(synchronize_session=False)
-        )
     await uow.session.execute(
         update(SlaTimer)
         .where(
@@ -145,36 +126,9 @@ async def apply_contact_unmerged(uow: UnitOfWork, event: InboundEvent) -> None:
         .values(contact_id=Ticket.requester_id)
         .execution_options(synchronize_session=False)
     )
-    await uow.session.execute(delete(MergeRepoint).where(*remembered))
 
 
-async def _remember(
-    uow: UnitOfWork,
-    merge_id: str,
-    survivor: uuid.UUID,
-    losers: list[uuid.UUID],
-    kind: str,
-    column: InstrumentedAttribute[Any],
-) -> None:
-    moving = select(
-        func.gen_random_uuid(),
-        literal(uow.tenant_id),
-        literal(merge_id),
-        literal(survivor),
-        column,
-        literal(kind),
-        column.class_.id,
-        func.now(),
-    ).where(column.in_(losers))
-    columns = ["id", "tenant_id", "merge_id", "survivor_id", "original_id", "record_kind"]
-    await uow.session.execute(
-        insert(MergeRepoint)
-        .from_select([*columns, "record_id", "repointed_at"], moving)
-        .on_conflict_do_nothing()
-    )
-
-
-def _bumped(column: InstrumentedAttribute[Any], person: Any) -> dict[str, Any]:
+def _moves(column: InstrumentedAttribute[Any], person: Any) -> dict[str, Any]:
     """The new person of a row; a ticket whose requester changes is a new version of it (its
     ETag changes)."""
     values: dict[str, Any] = {column.key: person}

@@ -4,11 +4,12 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Boolean, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import Boolean, DateTime, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from crm_opportunities.database import Base, TenantRow, Versioned, utcnow
+from crm_shared.merge_repoints import MergeRepointColumns
 
 
 class Lead(Base, Versioned):
@@ -117,20 +118,6 @@ class ContactEmail(Base, TenantRow):
     email: Mapped[str] = mapped_column(String(320))
 
 
-class MergeRepoint(Base, TenantRow):
-    """A reference that a `contact.merged` moved from `original_id` to `survivor_id`, kept so
-    a `contact.unmerged` can move exactly that back (records added later stay with the
-    survivor). `record_kind` names the column, `record_id` the row."""
-
-    __tablename__ = "merge_repoints"
-    __table_args__ = (
-        UniqueConstraint("tenant_id", "merge_id", "record_kind", "record_id"),
-        Index("ix_merge_repoints_tenant_merge_original", "tenant_id", "merge_id", "original_id"),
-    )
-
-    merge_id: Mapped[str] = mapped_column(String(100))
-    survivor_id: Mapped[uuid.UUID] = mapped_column()
-    original_id: Mapped[uuid.UUID] = mapped_column()
-    record_kind: Mapped[str] = mapped_column(String(40))
-    record_id: Mapped[uuid.UUID] = mapped_column()
-    repointed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+class MergeRepoint(Base, TenantRow, MergeRepointColumns):
+    """A reference a `contact.merged` moved, so `contact.unmerged` moves it back
+    (crm_shared.merge_repoints)."""

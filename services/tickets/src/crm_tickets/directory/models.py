@@ -10,6 +10,7 @@ from sqlalchemy import Date, DateTime, Index, Integer, String, UniqueConstraint
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Mapped, mapped_column
 
+from crm_shared.merge_repoints import MergeRepointColumns
 from crm_tickets.database import Base, TenantRow, utcnow
 
 
@@ -61,20 +62,6 @@ class Asset(Base, TenantRow):
     warranty_months: Mapped[int | None] = mapped_column(Integer)
 
 
-class MergeRepoint(Base, TenantRow):
-    """A reference that a `contact.merged` moved from `original_id` to `survivor_id`, kept so
-    a `contact.unmerged` moves exactly that back (records added later stay with the survivor).
-    `record_kind` names the column (see handlers.REPOINTED), `record_id` the row."""
-
-    __tablename__ = "merge_repoints"
-    __table_args__ = (
-        UniqueConstraint("tenant_id", "merge_id", "record_kind", "record_id"),
-        Index("ix_merge_repoints_tenant_merge_original", "tenant_id", "merge_id", "original_id"),
-    )
-
-    merge_id: Mapped[str] = mapped_column(String(100))
-    survivor_id: Mapped[uuid.UUID] = mapped_column()
-    original_id: Mapped[uuid.UUID] = mapped_column()
-    record_kind: Mapped[str] = mapped_column(String(40))
-    record_id: Mapped[uuid.UUID] = mapped_column()
-    repointed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+class MergeRepoint(Base, TenantRow, MergeRepointColumns):
+    """A reference a `contact.merged` moved, so `contact.unmerged` moves it back
+    (crm_shared.merge_repoints)."""
