@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
 from typing import Any
 
 import httpx
@@ -42,3 +44,22 @@ async def count_rows(owner: AsyncEngine, table: str, tenant: str) -> int:
             )
             or 0
         )
+
+
+async def run_import(
+    api: httpx.AsyncClient, content: bytes, mapping: dict[str, str], **params: str
+) -> dict[str, Any]:
+    """POST a CSV import and wait for its job to end; `params` as the query (match_on, entity)."""
+    response = await api.post(
+        "/v1/imports",
+        params={"mapping": json.dumps(mapping)} | params,
+        content=content,
+        headers={"Content-Type": "text/csv"},
+    )
+    assert response.status_code == 202, response.text
+    for _ in range(600):
+        job: dict[str, Any] = (await api.get(response.headers["location"])).json()
+        if job["status"] in ("done", "failed"):
+            return job
+        await asyncio.sleep(0.05)
+    raise AssertionError("import did not finish")

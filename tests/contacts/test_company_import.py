@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from crm_contacts.companies import service as company_service
 from crm_contacts.imports import runner, service
 from crm_shared.uow import UnitOfWork
+from tests import helpers
 from tests.helpers import create_company, outbox_events
 
 MAPPING = {
@@ -44,20 +45,7 @@ async def run_import(
     mapping: dict[str, str] = MAPPING,
     match_on: str = "external_id",
 ) -> dict[str, Any]:
-    response = await api.post(
-        "/v1/imports",
-        params={"mapping": json.dumps(mapping), "match_on": match_on, "entity": "company"},
-        content=content,
-        headers={"Content-Type": "text/csv"},
-    )
-    assert response.status_code == 202, response.text
-    url = response.headers["location"]
-    for _ in range(600):
-        job: dict[str, Any] = (await api.get(url)).json()
-        if job["status"] in ("done", "failed"):
-            return job
-        await asyncio.sleep(0.05)
-    raise AssertionError("import did not finish")
+    return await helpers.run_import(api, content, mapping, match_on=match_on, entity="company")
 
 
 async def companies(api: httpx.AsyncClient, **params: str) -> list[dict[str, Any]]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import csv
 import io
 import json
@@ -18,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from crm_contacts.imports.service import error_rows
 from crm_shared.uow import UnitOfWork
+from tests import helpers
 from tests.helpers import count_rows, create_person, outbox_events
 
 MAPPING = {
@@ -41,20 +41,7 @@ def csv_file(rows: list[dict[str, str]]) -> bytes:
 async def run_import(
     api: httpx.AsyncClient, content: bytes, mapping: dict[str, str] = MAPPING
 ) -> dict[str, Any]:
-    response = await api.post(
-        "/v1/imports",
-        params={"mapping": json.dumps(mapping), "match_on": "email"},
-        content=content,
-        headers={"Content-Type": "text/csv"},
-    )
-    assert response.status_code == 202, response.text
-    url = response.headers["location"]
-    for _ in range(300):
-        job: dict[str, Any] = (await api.get(url)).json()
-        if job["status"] in ("done", "failed"):
-            return job
-        await asyncio.sleep(0.05)
-    raise AssertionError("import did not finish")
+    return await helpers.run_import(api, content, mapping, match_on="email")
 
 
 def rows_with_bad_ones(n: int) -> list[dict[str, str]]:
