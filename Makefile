@@ -4,7 +4,8 @@
 SHELL := /bin/bash
 UV := $(shell command -v uv 2>/dev/null || echo "$(HOME)/.local/bin/uv")
 VENV := .venv
-RUN := PATH="$(CURDIR)/$(VENV)/bin:$$PATH"
+# uv on PATH too: the k8s tests replay the images' `uv` build steps with it (skipped without).
+RUN := PATH="$(CURDIR)/$(VENV)/bin:$(dir $(UV)):$$PATH"
 PACKAGES := shared $(wildcard services/*)
 
 .PHONY: dev test lint typecheck pytest infra-up postgres-up infra-down bootstrap lock migrate topics \
