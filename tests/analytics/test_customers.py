@@ -290,3 +290,40 @@ async def test_arriving_orders_schedule_a_recompute(
         if e["type"] == "crm.customer.segment_changed"
     ]
     assert len(segment_events) == 8
+
+
+async def test_churn_risk_is_published_when_a_band_is_crossed(
+    api: httpx.AsyncClient, feed: Feed, tenant: str, analytics_owner: AsyncEngine
+) -> None:
+    # regulars buy every month up to now; the lapsed bought every few days a year ago, then
+    # stopped (BG/NBD fitted on the 25: P(alive) about 0.93 for the first, 0.001 for the others)
+    await feed(
+        *(
+            order(tenant, f"reg{i}", day(2025, m, 1 + i), "40")
+            for i in range(20)
+            for m in range(4, 13)
+        ),
+        *(
+            order(tenant, f"gone{i}", day(2025, 3, 1 + 3 * w), "40")
+            for i in range(5)
+            for w in range(6)
+        ),
+    )
+
+    async def recompute(as_of: str) -> dict[str, str]:
+        before = len(await published(analytics_owner, tenant))
+        response = await api.post("/v1/scores/recompute", params={"as_of": as_of})
+        assert response.status_code == 200, response.text
+        events = (await published(analytics_owner, tenant))[before:]
+        return {
+            e["key"]: e["data"]["risk_band"]
+            for e in events
+            if e["type"] == "crm.customer.churn_risk_changed"
+        }
+
+    # scored for the first time: only the lapsed crossed a band (from low)
+    assert await recompute("2026-01-01T00:00:00+00:00") == {f"gone{i}": "high" for i in range(5)}
+    assert await recompute("2026-01-01T00:00:00+00:00") == {}  # nothing changed
+    # a year without a purchase: the regulars cross too; the lapsed stay where they were
+    later = await recompute("2027-01-01T00:00:00+00:00")
+    assert set(later) == {f"reg{i}" for i in range(20)} and "low" not in later.values()

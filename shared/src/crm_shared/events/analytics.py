@@ -31,7 +31,10 @@ class CustomerChurnRiskChanged(EventData):
     type = "crm.customer.churn_risk_changed"
     topic = ANALYTICS
     key_field = "contact_id"
-    description = "A customer's churn probability crossed a risk band."
+    description = (
+        "A customer's churn probability crossed a risk band (a customer scored for the first "
+        "time starts from `low`)."
+    )
     contact_id: str
     churn_probability: float
     risk_band: Literal["low", "medium", "high"]

@@ -317,8 +317,11 @@ assert set(RISK_FIELDS) == set(CustomerChurnRiskChanged.model_fields)
 CHANGES = {
     CustomerSegmentChanged: "(o.rfm_segment, o.value_tier) IS DISTINCT FROM "
     "(n.rfm_segment, n.value_tier)",
+    # A band crossed: a customer scored for the first time starts from `low` (a first
+    # computation in the lowest band says nothing new, and was half a first run's events).
     CustomerChurnRiskChanged: f"{RISK_BAND.format(p='n.p_alive')} IS NOT NULL AND "
-    f"{RISK_BAND.format(p='n.p_alive')} IS DISTINCT FROM {RISK_BAND.format(p='o.p_alive')}",
+    f"{RISK_BAND.format(p='n.p_alive')} IS DISTINCT FROM "
+    f"coalesce({RISK_BAND.format(p='o.p_alive')}, 'low')",
 }
 SCORE_COLUMNS = [
     "recency_days",
