@@ -64,6 +64,22 @@ def drop_chassis_tables() -> None:
     op.execute("DROP FUNCTION IF EXISTS outbox_notify()")
 
 
+def outbox_indexes_for_writes() -> None:
+    """Two fewer indexes to maintain per event written: no unique index on the event id (a
+    version 7 UUID made here; nothing looks an event up by it) and the key index only over
+    published rows (the erasures that use it delete published copies). An event's insert
+    cost halved (bulk writes such as an import or a score recompute write one per row)."""
+    op.execute("ALTER TABLE outbox DROP CONSTRAINT IF EXISTS outbox_id_key")
+    op.execute("DROP INDEX IF EXISTS ix_outbox_key")
+    op.execute("CREATE INDEX ix_outbox_key ON outbox (key) WHERE published_at IS NOT NULL")
+
+
+def outbox_indexes_as_created() -> None:
+    op.execute("DROP INDEX IF EXISTS ix_outbox_key")
+    op.execute("CREATE INDEX ix_outbox_key ON outbox (key)")
+    op.execute("ALTER TABLE outbox ADD CONSTRAINT outbox_id_key UNIQUE (id)")
+
+
 # --- running Alembic ------------------------------------------------------------------------
 
 
