@@ -127,13 +127,16 @@ class UnitOfWork:
 
     @contextlib.asynccontextmanager
     async def savepoint(self) -> AsyncIterator[None]:
-        """Statements in the block are undone alone if it raises (see `savepoint`), and so
-        are the events it published: they describe writes that never happened."""
+        """The block's writes are undone alone if it raises, the ORM's and the driver's alike
+        (the ORM's nested transaction: a SAVEPOINT on the same connection, after which the
+        session is usable again even if a flush failed), and so are the events it published:
+        they describe writes that never happened."""
         if self._driver is None:
             raise RuntimeError("use the unit of work inside `async with uow:`")
         published = len(self._events)
         try:
-            async with savepoint(self._driver):
+            async with self.session.begin_nested():
+                await self.session.connection()  # the SAVEPOINT now, not at the ORM's next use
                 yield
         except BaseException:
             del self._events[published:]

@@ -23,7 +23,6 @@ import orjson
 from pydantic import ValidationError
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_contacts.companies.models import Company
 from crm_contacts.companies.schemas import CompanyCreate, CompanyUpdate
@@ -32,7 +31,6 @@ from crm_contacts.custom_fields.values import parse_query_value
 from crm_contacts.imports import cells, reader
 from crm_contacts.imports.outcome import RECORD_ERROR, Totals
 from crm_shared.errors import Problem, ValidationFailed, json_pointer
-from crm_shared.events.envelope import Envelope, EventData
 from crm_shared.uow import UnitOfWork
 
 TARGETS = (
@@ -101,12 +99,11 @@ class CompanyChunks:
 
     async def _row(self, uow: UnitOfWork, values: dict[str, str]) -> tuple[str, Errors]:
         """Apply one row in a savepoint: (created | updated | unchanged, []) or (_, errors).
-        The ORM's savepoint, so that the session forgets what a rejected row did too."""
+        A rejected row's writes and events are undone with it."""
         for attempt in range(RACE_RETRIES):
-            row = RowWork(uow)
             try:
-                async with uow.session.begin_nested():
-                    outcome = await self._upsert(row, values)
+                async with uow.savepoint():
+                    outcome = await self._upsert(uow, values)
             except Problem as exc:
                 return "", _problem_errors(exc)
             except ValidationError as exc:
@@ -120,11 +117,10 @@ class CompanyChunks:
                 continue
             finally:
                 uow.session.expunge_all()  # memory stays flat; the next row reads afresh
-            row.forward()
             return outcome, []
         raise AssertionError("unreachable")
 
-    async def _upsert(self, uow: RowWork, values: dict[str, str]) -> str:
+    async def _upsert(self, uow: UnitOfWork, values: dict[str, str]) -> str:
         key = values.get(self.match_on)
         if key is None:
             raise _row_error(f"/{self.match_on}", f"no {self.match_on} to match the company on")
@@ -134,8 +130,9 @@ class CompanyChunks:
             await create_company(uow, CompanyCreate.model_validate(body))
             return "created"
         data = CompanyUpdate.model_validate(body)
+        published = len(uow.pending_events)
         await update_company(uow, company.id, data, expected_version=company.version)
-        return "updated" if uow.published else "unchanged"
+        return "updated" if len(uow.pending_events) > published else "unchanged"
 
     async def _match(self, uow: UnitOfWork, key: str) -> Company | None:
         if self.match_on == "external_id":
@@ -188,38 +185,6 @@ class CompanyChunks:
             return parse_query_value(definition.type, definition.options, raw)
         except ValueError:
             return raw
-
-
-class RowWork(UnitOfWork):
-    """The chunk's unit of work as one row sees it: the same transaction, but the events the
-    row publishes reach the chunk only if the row succeeds (`forward`)."""
-
-    def __init__(self, chunk: UnitOfWork) -> None:  # no super().__init__: nothing of its own
-        self._chunk = chunk
-        self.tenant_id, self.actor = chunk.tenant_id, chunk.actor
-        self.source, self.traceparent = chunk.source, chunk.traceparent
-        self._held: list[tuple[EventData, str | None]] = []
-
-    async def driver(self) -> Any:
-        return await self._chunk.driver()
-
-    @property
-    def session(self) -> AsyncSession:
-        return self._chunk.session
-
-    def publish(self, data: EventData, *, subject: str | None = None) -> Envelope:
-        self._held.append((data, subject))
-        return Envelope.wrap(
-            data, source=self.source, subject=subject, traceparent=self.traceparent
-        )
-
-    @property
-    def published(self) -> bool:
-        return bool(self._held)
-
-    def forward(self) -> None:
-        for data, subject in self._held:
-            self._chunk.publish(data, subject=subject)
 
 
 def _row_error(pointer: str, detail: str) -> ValidationFailed:
