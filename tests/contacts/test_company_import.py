@@ -260,16 +260,16 @@ async def test_a_clash_the_check_missed_is_retried_and_reported(
     the unique constraint refuses the row, which is re-run, now meets the check, and is
     reported; the rows after it still go in."""
     await create_company(api, name="Holder", external_id="race-1")
-    check = company_service._ensure_unique
+    check = company_service.ensure_external_id_free
     missed: list[str] = []
 
-    async def misses_once(uow: Any, external_id: str | None, exclude: Any = None) -> None:
+    async def misses_once(uow: Any, model: Any, external_id: str | None, *args: Any) -> None:
         if external_id == "race-1" and not missed:
             missed.append(external_id)  # as if the holder committed just after this check
             return
-        await check(uow, external_id, exclude)
+        await check(uow, model, external_id, *args)
 
-    monkeypatch.setattr(company_service, "_ensure_unique", misses_once)
+    monkeypatch.setattr(company_service, "ensure_external_id_free", misses_once)
     content = csv_file(
         [
             {"Name": "Late", "Web": "late.example", "Ref": "race-1"},

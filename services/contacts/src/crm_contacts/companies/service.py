@@ -19,10 +19,11 @@ from crm_contacts.companies.schemas import (
     RoleUpdate,
 )
 from crm_contacts.custom_fields.service import attribute_filters, checked_attributes
+from crm_contacts.database import ensure_external_id_free
 from crm_contacts.events import company_snapshot
 from crm_contacts.people.service import get_person
 from crm_shared.concurrency import check_version
-from crm_shared.errors import Conflict, NotFound, ValidationFailed
+from crm_shared.errors import NotFound, ValidationFailed
 from crm_shared.events.catalog import (
     CompanyCreated,
     CompanyDeleted,
@@ -52,7 +53,7 @@ MAX_DEPTH = 50
 
 async def create_company(uow: UnitOfWork, data: CompanyCreate) -> Company:
     company = Company(tenant_id=uow.tenant_id, tags=[], attributes={})
-    await _ensure_unique(uow, data.external_id)
+    await ensure_external_id_free(uow, Company, data.external_id, None, "company")
     data.attributes = await checked_attributes(uow, "company", data.attributes)
     if data.parent_id is not None:
         await _lock_hierarchy(uow)
@@ -88,7 +89,7 @@ async def update_company(
     company = await get_company(uow, company_id, for_update=True)
     check_version(company.version, expected_version)
     if "external_id" in data.model_fields_set:
-        await _ensure_unique(uow, data.external_id, exclude=company.id)
+        await ensure_external_id_free(uow, Company, data.external_id, company.id, "company")
     if "parent_id" in data.model_fields_set and data.parent_id != company.parent_id:
         await _check_parent(uow, company.id, data.parent_id)
     if "attributes" in data.model_fields_set:
@@ -186,23 +187,6 @@ async def descendants(uow: UnitOfWork, company_id: uuid.UUID) -> list[CompanyNod
         select(down).where(down.c.depth > 0).order_by(down.c.depth, down.c.name)
     )
     return [CompanyNode(id=r.id, name=r.name, parent_id=r.parent_id, depth=r.depth) for r in rows]
-
-
-async def _ensure_unique(
-    uow: UnitOfWork, external_id: str | None, exclude: uuid.UUID | None = None
-) -> None:
-    """An external id names one company of the tenant (deleted ones keep theirs, as people
-    do): a clear 409 naming the holder. The unique constraint still decides races."""
-    if not external_id:
-        return
-    query = select(Company.id).where(Company.external_id == external_id)
-    if exclude is not None:
-        query = query.where(Company.id != exclude)
-    if holder := await uow.session.scalar(query):
-        raise Conflict(
-            f"The external id {external_id} belongs to another company.",
-            extra={"conflicting_id": str(holder), "field": "external_id"},
-        )
 
 
 async def _lock_hierarchy(uow: UnitOfWork) -> None:

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_contacts.companies.models import Role
 from crm_contacts.custom_fields.service import attribute_filters, checked_attributes
+from crm_contacts.database import ensure_external_id_free
 from crm_contacts.events import contact_snapshot
 from crm_contacts.people.models import Person, PersonEmail, PersonPhone
 from crm_contacts.people.schemas import (
@@ -237,15 +238,7 @@ async def _ensure_unique(
                 f"The email {taken['email']} belongs to another person.",
                 extra={"conflicting_id": str(taken["person_id"]), "field": "emails"},
             )
-    if data.external_id:
-        holder_query = select(Person.id).where(Person.external_id == data.external_id)
-        if exclude is not None:
-            holder_query = holder_query.where(Person.id != exclude)
-        if holder := await uow.session.scalar(holder_query):
-            raise Conflict(
-                f"The external id {data.external_id} belongs to another person.",
-                extra={"conflicting_id": str(holder), "field": "external_id"},
-            )
+    await ensure_external_id_free(uow, Person, data.external_id, exclude, "person")
 
 
 def _present(data: PersonFields) -> set[str]:
