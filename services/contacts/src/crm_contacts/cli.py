@@ -16,7 +16,6 @@ import typer
 
 POLL_S = 0.5
 UPLOAD_BLOCK = 1 << 20
-DEFAULT_MATCH = {"person": "email", "company": "external_id"}
 
 
 def import_file(
@@ -45,7 +44,6 @@ def import_file(
 ) -> None:
     """Import a CSV file into the contacts service and follow the job to the end."""
     columns = _parse_mapping(mapping)
-    match_on = match_on or DEFAULT_MATCH.get(entity, "email")
     base, bearer = _endpoint(url, token, tenant)
     import httpx
 
@@ -90,12 +88,15 @@ def _blocks(path: Path) -> Iterator[bytes]:
             yield block
 
 
-def _upload(client: Any, path: Path, columns: dict[str, str], entity: str, match_on: str) -> str:
+def _upload(
+    client: Any, path: Path, columns: dict[str, str], entity: str, match_on: str | None
+) -> str:
     import orjson
 
     response = client.post(
         "/v1/imports",
-        params={"mapping": orjson.dumps(columns).decode(), "match_on": match_on, "entity": entity},
+        params={"mapping": orjson.dumps(columns).decode(), "entity": entity}
+        | ({"match_on": match_on} if match_on else {}),  # else the API's default for the entity
         content=_blocks(path),
         headers={"Content-Type": "text/csv"},
     )

@@ -77,18 +77,22 @@ async def start_import(
     _: Writer,
     mapping: Annotated[str, Query(max_length=10_000, description="JSON: CSV column -> field")],
     match_on: Annotated[
-        Literal["email", "external_id", "domain"],
-        Query(description="People: email or external_id; companies: external_id or domain"),
-    ] = "email",
+        Literal["email", "external_id", "domain"] | None,
+        Query(
+            description="People: email (default) or external_id; companies: external_id "
+            "(default) or domain"
+        ),
+    ] = None,
     entity: Annotated[Literal["person", "company"], Query(description="What the rows are")] = (
         "person"
     ),
 ) -> JSONResponse:
     columns = _mapping(mapping)
-    service.check_mapping(columns, match_on, entity)
+    matched_on = match_on or service.MATCH_ON[entity][0]
+    service.check_mapping(columns, matched_on, entity)
     settings = settings_of(request.app.state.settings, ContactsSettings)
     async with uow:
-        job = await service.create_job(uow, match_on, columns, entity)
+        job = await service.create_job(uow, matched_on, columns, entity)
         job_id = job.id
     try:
         await service.save_upload(request.stream(), settings, job_id)

@@ -26,7 +26,9 @@ from crm_contacts.settings import ContactsSettings
 from crm_shared.errors import NotFound, ValidationFailed
 from crm_shared.uow import UnitOfWork
 
+# What each entity's rows may match on, its default first; and the fields they may fill.
 MATCH_ON = {"person": ("email", "external_id"), "company": companies.MATCH_ON}
+FIELDS = {"person": TARGETS, "company": companies.TARGETS}
 
 
 def check_mapping(mapping: dict[str, str], match_on: str, entity: str = "person") -> None:
@@ -41,11 +43,10 @@ def check_mapping(mapping: dict[str, str], match_on: str, entity: str = "person"
                 }
             ],
         )
-    known: tuple[str, ...] = TARGETS if entity == "person" else companies.TARGETS
     errors = [
         {"pointer": f"/mapping/{column}", "in": "query", "detail": f"unknown field {target}"}
         for column, target in mapping.items()
-        if target not in known and not target.startswith("attr.")
+        if target not in FIELDS[entity] and not target.startswith("attr.")
     ]
     errors += [
         {"pointer": "/mapping", "in": "query", "detail": f"several columns map to {target}"}
