@@ -89,7 +89,7 @@ async def resolve(uow: UnitOfWork, contact_id: str) -> str:
     its erased people are loaded along (`is_erased` reads them)."""
     batch = state(uow)
     if uow.tenant_id not in batch.alias_maps:
-        await _load_people(uow, batch)
+        await load_people(uow, batch)
     complete = batch.alias_maps[uow.tenant_id]
     if complete is not None:
         return complete.get(contact_id, contact_id)
@@ -99,7 +99,9 @@ async def resolve(uow: UnitOfWork, contact_id: str) -> str:
     return batch.aliases[key]
 
 
-async def _load_people(uow: UnitOfWork, batch: BatchState) -> None:
+async def load_people(uow: UnitOfWork, batch: BatchState) -> None:
+    """The tenant's aliases and erased people into the batch's state, in one round trip (a
+    kind left out, None, when there are too many to hold)."""
     rows = await (await uow.driver()).fetch(PEOPLE, PRELOAD_LIMIT + 1)
     aliases = {alias: survivor for alias, survivor in rows if survivor is not None}
     erased = {person for person, survivor in rows if survivor is None}

@@ -28,7 +28,7 @@ from crm_analytics.projections.models import (
     ContactAlias,
     TimelineEntry,
 )
-from crm_analytics.projections.service import PRELOAD_LIMIT
+from crm_analytics.projections.service import load_people
 from crm_shared.events.analytics import CustomerChurnRiskChanged, CustomerSegmentChanged
 from crm_shared.events.envelope import EventData
 from crm_shared.uow import UnitOfWork
@@ -78,14 +78,7 @@ async def is_erased(uow: UnitOfWork, contact_id: str) -> bool:
     when there are few; otherwise one look-up)."""
     batch = state(uow)
     if uow.tenant_id not in batch.erased:
-        rows = list(
-            await uow.session.scalars(
-                select(Contact.contact_id)
-                .where(Contact.erased_at.is_not(None))
-                .limit(PRELOAD_LIMIT + 1)
-            )
-        )
-        batch.erased[uow.tenant_id] = set(rows) if len(rows) <= PRELOAD_LIMIT else None
+        await load_people(uow, batch)
     known = batch.erased[uow.tenant_id]
     if known is not None:
         return contact_id in known
