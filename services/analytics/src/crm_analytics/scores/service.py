@@ -252,11 +252,6 @@ def fit_models(x: Any, t_x: Any, big_t: Any, zbar: Any) -> ClvModels:
 # The risk band of a P(alive) column: churn probability 1 - p below 0.3 low, below 0.7 medium.
 RISK_BAND = """CASE WHEN {p} IS NULL THEN NULL WHEN 1 - {p} < 0.3 THEN 'low'
     WHEN 1 - {p} < 0.7 THEN 'medium' ELSE 'high' END"""
-# A version 7 UUID (time-ordered, like the chassis' event ids): the millisecond clock over the
-# first 48 bits of a random UUID, the version nibble turned from 4 to 7.
-UUID7 = """encode(set_bit(set_bit(overlay(uuid_send(gen_random_uuid()) PLACING
-    substring(int8send((extract(epoch FROM clock_timestamp()) * 1000)::bigint) FROM 3)
-    FROM 1 FOR 6), 52, 1), 53, 1), 'hex')::uuid"""
 # The new scores by `i`, from Python in one binary COPY (NaN: the model gives no value).
 NEW_SCORE_COLUMNS = [
     "i >i4",
@@ -348,7 +343,7 @@ def publish_changes(event: type[EventData], fields: dict[str, str]) -> str:
     return f"""
         INSERT INTO outbox (id, tenant_id, topic, key, type, source, subject, time, traceparent,
                             data)
-        SELECT {UUID7}, $1, $3, n.contact_id, $4, $5, n.contact_id, $6, $7,
+        SELECT new_uuid7(), $1, $3, n.contact_id, $4, $5, n.contact_id, $6, $7,
                jsonb_build_object({data})
         FROM scored AS n LEFT JOIN customer_scores AS o USING (contact_id)
         WHERE {CHANGES[event]}

@@ -19,7 +19,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-from crm_shared.migrations import grant_to_app
+from crm_shared.migrations import NEW_UUID7, grant_to_app
 
 revision: str = "0003"
 down_revision: str | None = "0002"
@@ -46,21 +46,6 @@ BEGIN
     END IF;
     RETURN NULL;
 END
-$$
-"""
-
-# RFC 9562 UUIDv7 in SQL (ids for rows created set-based): 48 bits of Unix milliseconds over
-# a random v4 UUID, version bits turned from 4 to 7.
-NEW_UUID7 = """
-CREATE FUNCTION new_uuid7() RETURNS uuid LANGUAGE sql VOLATILE AS $$
-    SELECT encode(
-        set_bit(set_bit(
-            overlay(uuid_send(gen_random_uuid())
-                    PLACING substring(int8send(
-                        floor(extract(epoch FROM clock_timestamp()) * 1000)::bigint) FROM 3)
-                    FROM 1 FOR 6),
-            52, 1), 53, 1),
-        'hex')::uuid
 $$
 """
 
