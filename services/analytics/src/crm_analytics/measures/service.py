@@ -21,12 +21,13 @@ from sqlalchemy import func, select
 from crm_analytics.measures import formulas as f
 from crm_analytics.measures import schemas as s
 from crm_analytics.projections.models import Campaign, CampaignTouch, Opportunity
-from crm_analytics.scores.service import HORIZON_WEEKS, compute_scores, customer_orders
+from crm_analytics.scores.service import (
+    HORIZON_WEEKS,
+    compute_scores,
+    customer_orders,
+    for_aggregates,
+)
 from crm_shared.uow import UnitOfWork
-
-# Aggregating a million customers in one hash table: well above the 4 MB default, for this
-# transaction only (SET LOCAL).
-WORK_MEM = "256MB"
 
 
 def at(day: date) -> datetime:
@@ -53,18 +54,16 @@ def segment_args(segment: str | None) -> tuple[str, ...]:
 
 
 async def one(uow: UnitOfWork, sql: str, *args: Any, stream: bool = False) -> Any:
-    """The single row of an aggregate query, on the transaction's driver connection. With
-    `stream`, grouping by customer streams over the customer-ordered index instead of hashing
-    a million text keys (several times faster here)."""
+    """The single row of an aggregate query, on the transaction's driver connection (see
+    `for_aggregates` for `stream`)."""
     driver = await uow.driver()
-    await driver.execute(f"SET LOCAL work_mem = '{WORK_MEM}'")
-    await driver.execute(f"SET LOCAL enable_hashagg = {'off' if stream else 'on'}")
+    await for_aggregates(driver, stream=stream)
     return await driver.fetchrow(sql, *args)
 
 
 async def rows(uow: UnitOfWork, sql: str, *args: Any) -> list[Any]:
     driver = await uow.driver()
-    await driver.execute(f"SET LOCAL work_mem = '{WORK_MEM}'")
+    await for_aggregates(driver)
     return list(await driver.fetch(sql, *args))
 
 
