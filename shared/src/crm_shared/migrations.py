@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+import sqlalchemy as sa
 from alembic import command, context, op
 from alembic.config import Config
 from sqlalchemy import MetaData, pool
@@ -78,6 +79,37 @@ def drop_chassis_tables() -> None:
     for table in ("idempotency_keys", "inbox", "outbox"):
         op.execute(f"DROP TABLE IF EXISTS {table}")
     op.execute("DROP FUNCTION IF EXISTS outbox_notify()")
+
+
+def create_merge_repoints() -> None:
+    """The table of crm_shared.merge_repoints' MergeRepointColumns (a service's rows that a
+    contact merge moved, so that its undo moves them back)."""
+    op.create_table(
+        "merge_repoints",
+        sa.Column("merge_id", sa.String(length=100), nullable=False),
+        sa.Column("survivor_id", sa.Uuid(), nullable=False),
+        sa.Column("original_id", sa.Uuid(), nullable=False),
+        sa.Column("record_kind", sa.String(length=40), nullable=False),
+        sa.Column("record_id", sa.Uuid(), nullable=False),
+        sa.Column("repointed_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("id", sa.Uuid(), nullable=False),
+        sa.Column("tenant_id", sa.String(length=64), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_merge_repoints")),
+        sa.UniqueConstraint(
+            "tenant_id",
+            "merge_id",
+            "record_kind",
+            "record_id",
+            name=op.f("uq_merge_repoints_tenant_id_merge_id_record_kind_record_id"),
+        ),
+    )
+    op.create_index(op.f("ix_merge_repoints_tenant_id"), "merge_repoints", ["tenant_id"])
+    op.create_index(
+        "ix_merge_repoints_tenant_merge_original",
+        "merge_repoints",
+        ["tenant_id", "merge_id", "original_id"],
+    )
+    tenant_table("merge_repoints")
 
 
 def outbox_indexes_for_writes() -> None:
