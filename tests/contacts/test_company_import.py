@@ -15,6 +15,7 @@ from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from crm_contacts.companies import service as company_service
+from crm_contacts.database import ensure_external_id_free
 from crm_contacts.imports import runner, service
 from crm_shared.uow import UnitOfWork
 from tests import helpers
@@ -260,7 +261,7 @@ async def test_a_clash_the_check_missed_is_retried_and_reported(
     the unique constraint refuses the row, which is re-run, now meets the check, and is
     reported; the rows after it still go in."""
     await create_company(api, name="Holder", external_id="race-1")
-    check = company_service.ensure_external_id_free
+    check = ensure_external_id_free
     missed: list[str] = []
 
     async def misses_once(uow: Any, model: Any, external_id: str | None, *args: Any) -> None:
