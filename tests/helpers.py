@@ -4,11 +4,39 @@ from __future__ import annotations
 
 import asyncio
 import json
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
+
+from crm_shared.events.envelope import Envelope, EventData, InboundEvent
+
+
+def inbound(
+    data: EventData,
+    *,
+    event_id: str | None = None,
+    at: datetime | None = None,
+    source: str = "/test",
+) -> InboundEvent:
+    """A catalog event as a consumer's handler receives it (what the relay and Kafka would
+    make of it), for tests that call handlers directly."""
+    envelope = Envelope.wrap(data, source=source)
+    return InboundEvent(
+        id=event_id or envelope.id,
+        type=envelope.type,
+        source=envelope.source,
+        tenant_id=envelope.tenant_id,
+        time=at or datetime.now(UTC),
+        data=envelope.data,
+        subject=envelope.subject,
+        key=envelope.key,
+        topic=envelope.topic,
+        partition=0,
+        offset=0,
+    )
 
 
 async def create_person(api: httpx.AsyncClient, **fields: Any) -> dict[str, Any]:

@@ -16,9 +16,10 @@ from crm_shared.events import erp
 from crm_shared.events import opportunities as opp
 from crm_shared.events import tickets as tk
 from crm_shared.events.common import SourceRef
-from crm_shared.events.envelope import Envelope, EventData, InboundEvent
+from crm_shared.events.envelope import EventData, InboundEvent
 from crm_shared.settings import ServiceSettings
 from crm_shared.uow import UnitOfWork
+from tests import helpers
 
 SOURCES = {
     "crm.contacts.v1": "/crm/contacts",
@@ -32,20 +33,7 @@ SOURCES = {
 def inbound(
     data: EventData, *, at: datetime | None = None, event_id: str | None = None
 ) -> InboundEvent:
-    envelope = Envelope.wrap(data, source=SOURCES.get(data.topic, "/test"))
-    return InboundEvent(
-        id=event_id or envelope.id,
-        type=envelope.type,
-        source=envelope.source,
-        tenant_id=envelope.tenant_id,
-        time=at or datetime.now(UTC),
-        data=envelope.data,
-        subject=envelope.subject,
-        key=envelope.key,
-        topic=envelope.topic,
-        partition=0,
-        offset=0,
-    )
+    return helpers.inbound(data, event_id=event_id, at=at, source=SOURCES.get(data.topic, "/test"))
 
 
 class Feed:

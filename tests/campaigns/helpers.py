@@ -11,9 +11,10 @@ import httpx
 from fastapi import FastAPI
 
 from crm_campaigns.handlers import SUBSCRIPTION
-from crm_shared.events.envelope import EventData, InboundEvent
+from crm_shared.events.envelope import EventData
 from crm_shared.ids import uuid7
 from crm_shared.uow import UnitOfWork
+from tests.helpers import inbound
 
 
 def snapshot(contact_id: str, version: int = 1, **fields: Any) -> dict[str, Any]:
@@ -51,24 +52,11 @@ class Feeder:
         self.app, self.tenant = app, tenant
 
     async def event(self, event: EventData, *, event_id: str | None = None) -> None:
-        inbound = InboundEvent(
-            id=event_id or str(uuid7()),
-            type=event.type,
-            source="/crm/test",
-            tenant_id=self.tenant,
-            time=datetime.now(UTC),
-            data=event.model_dump(mode="json"),
-            subject=None,
-            key=None,
-            topic=event.topic,
-            partition=0,
-            offset=0,
-        )
         handler = SUBSCRIPTION.handlers[(event.topic, event.type)]
         async with UnitOfWork(
             self.app.state.sessionmaker, tenant_id=self.tenant, actor=None, source="/crm/test"
         ) as uow:
-            await handler(uow, inbound)
+            await handler(uow, inbound(event, event_id=event_id, source="/crm/test"))
 
     async def person(
         self,

@@ -13,34 +13,22 @@ from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from crm_shared.events.contacts import ContactMerged, ContactUnmerged
-from crm_shared.events.envelope import EventData, InboundEvent
+from crm_shared.events.envelope import EventData
 from crm_shared.events.erp import OrderLine, OrderPlaced
 from crm_shared.uow import UnitOfWork
 from crm_tickets.handlers import SUBSCRIPTION
 from crm_tickets.sla.scheduler import scan
 from crm_tickets.tickets import service
 from crm_tickets.tickets.schemas import Requester, TicketCreate
+from tests.helpers import inbound
 from tests.tickets.conftest import tickets_events
 
 
 async def deliver(app: FastAPI, tenant: str, event: EventData) -> None:
     """One event through tickets' consumer handler, in a transaction of its own."""
-    inbound = InboundEvent(
-        id=str(uuid.uuid4()),
-        type=event.type,
-        source="/test",
-        tenant_id=tenant,
-        time=datetime.now(UTC),
-        data=event.model_dump(mode="json"),
-        subject=None,
-        key=None,
-        topic=event.topic,
-        partition=0,
-        offset=0,
-    )
     handler = SUBSCRIPTION.handlers[(event.topic, event.type)]
     async with UnitOfWork(app.state.sessionmaker, tenant_id=tenant, actor=None, source="/t") as uow:
-        await handler(uow, inbound)
+        await handler(uow, inbound(event))
 
 
 async def overdue_ticket(app: FastAPI, tenant: str, requester: str) -> str:
