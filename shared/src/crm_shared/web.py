@@ -83,15 +83,18 @@ def _capped(receive: Receive, scope: Scope, declared: int) -> Receive:
         nonlocal received
         limit = scope.get(MAX_BODY_SIZE_SCOPE_KEY, MAX_BODY_BYTES)
         if declared > limit:
-            raise HTTPException(413, f"This request's body is limited to {limit:,} bytes.")
+            raise _too_large(limit)
         message = await receive()
-        if message["type"] == "http.request":
-            received += len(message.get("body", b""))
-            if received > limit:
-                raise HTTPException(413, f"This request's body is limited to {limit:,} bytes.")
+        received += len(message.get("body", b""))
+        if received > limit:
+            raise _too_large(limit)
         return message
 
     return receive_capped
+
+
+def _too_large(limit: int) -> HTTPException:
+    return HTTPException(413, f"This request's body is limited to {limit:,} bytes.")
 
 
 def health_router() -> APIRouter:

@@ -133,13 +133,14 @@ async def _begin(
         if job.total_rows is None:
             job.total_rows = await asyncio.to_thread(reader.count_rows, path, first)
         job.status = "running"
+        fields = await definitions(uow, job.entity)  # custom fields of people or companies
         plan: Chunks
         if job.entity == "company":
             plan = companies.CompanyChunks(
                 header=names,
                 mapping=dict(job.mapping),
                 match_on=job.match_on,
-                fields=await definitions(uow, "company"),
+                fields=fields,
                 chunk_rows=settings.import_company_chunk_rows,
             )
         else:
@@ -148,7 +149,7 @@ async def _begin(
                     header=names,
                     mapping=dict(job.mapping),
                     match_on=job.match_on,
-                    fields=await definitions(uow, "person"),
+                    fields=fields,
                     source=uow.source,
                     traceparent=uow.traceparent,
                 ),
