@@ -129,29 +129,25 @@ FLOOR_STATEMENTS = [
 
 
 async def write_floor(dsn: str, path: Path) -> Run:
-    """What the import cannot do without: its writes alone (see FLOOR_STATEMENTS)."""
+    """What the import cannot do without: its writes alone (see FLOOR_STATEMENTS), rolled
+    back afterwards."""
     conn = await asyncpg.connect(dsn)
+    work = conn.transaction()
+    await work.start()
     try:
-        async with conn.transaction():
-            tenant = f"bench-floor-{uuid.uuid4().hex[:8]}"
-            await conn.execute("SELECT set_config('app.tenant_id', $1, true)", tenant)
-            columns = ", ".join(f"{c} text" for c in COLUMNS)
-            await conn.execute(f"CREATE TEMP TABLE floor_raw ({columns}) ON COMMIT DROP")
-            started = time.perf_counter()
-            await conn.copy_to_table("floor_raw", source=path, format="csv", header=True)
-            for statement in FLOOR_STATEMENTS:
-                await conn.execute(statement)
-            seconds = time.perf_counter() - started
-            raise Rollback
-    except Rollback:
-        pass
+        tenant = f"bench-floor-{uuid.uuid4().hex[:8]}"
+        await conn.execute("SELECT set_config('app.tenant_id', $1, true)", tenant)
+        columns = ", ".join(f"{c} text" for c in COLUMNS)
+        await conn.execute(f"CREATE TEMP TABLE floor_raw ({columns}) ON COMMIT DROP")
+        started = time.perf_counter()
+        await conn.copy_to_table("floor_raw", source=path, format="csv", header=True)
+        for statement in FLOOR_STATEMENTS:
+            await conn.execute(statement)
+        seconds = time.perf_counter() - started
     finally:
+        await work.rollback()
         await conn.close()
     return Run("the same writes alone", round(seconds, 2), round(ROWS / seconds), created=ROWS)
-
-
-class Rollback(Exception):
-    """Leaves nothing of the floor run behind."""
 
 
 async def vacuum(owner_dsn: str) -> None:
