@@ -8423,8 +8423,8 @@ export interface operations {
             query: {
                 /** @description JSON: CSV column -> field */
                 mapping: string;
-                /** @description People: email or external_id; companies: external_id or domain */
-                match_on?: "email" | "external_id" | "domain";
+                /** @description People: email (default) or external_id; companies: external_id (default) or domain */
+                match_on?: ("email" | "external_id" | "domain") | null;
                 /** @description What the rows are */
                 entity?: "person" | "company";
             };
