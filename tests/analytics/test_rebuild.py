@@ -196,7 +196,13 @@ async def test_the_replay_reproduces_the_projections_byte_for_byte_while_the_api
 
     assert await projections(analytics_app, tenant) == before
     filled = {table: len(rows) for table, rows in before.items() if rows}
-    assert filled == {"contacts": 3, "contact_aliases": 2, "orders": 2, "timeline_entries": 10}
+    assert filled == {
+        "contacts": 3,
+        "contact_aliases": 2,
+        "orders": 2,
+        "customer_order_stats": 1,  # kept by the triggers a rebuild copies with the tables
+        "timeline_entries": 10,
+    }
     assert result.events_read == len(events)
     assert result.events_applied == len(events) - 2  # the duplicate and the unknown type
     assert result.matches, result.tables

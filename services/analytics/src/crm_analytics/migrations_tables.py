@@ -1,4 +1,4 @@
-"""The tenant-scoped tables the initial migration creates (and row-level-secures)."""
+"""The tenant-scoped (row-level-secured) tables: the initial migration's, and later ones."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ TENANT_TABLES = [
     "contract_ends",
     "contracts",
     "csat_scores",
+    "customer_order_stats",
     "customer_scores",
     "invoices",
     "opportunities",

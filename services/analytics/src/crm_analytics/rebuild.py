@@ -86,7 +86,7 @@ async def create_build_schema(owner: asyncpg.Connection, app_role: str) -> None:
 async def copy_table(
     owner: asyncpg.Connection, table: str, app_role: str, into: str = BUILD_SCHEMA
 ) -> None:
-    """An empty copy of public.<table> in schema `into`, indexes under the same names.
+    """An empty copy of public.<table> in schema `into`, indexes and triggers named as there.
     Row-level security is enabled but not forced until the switch, so the owner can count."""
     live, new = f"{LIVE_SCHEMA}.{table}", f"{into}.{table}"
     await owner.execute(f"CREATE TABLE {new} (LIKE {live} INCLUDING ALL EXCLUDING INDEXES)")
@@ -104,8 +104,14 @@ async def copy_table(
         live,
     )
     on_live = re.compile(rf" ON (?:{LIVE_SCHEMA}\.)?{table} ")
-    for index in indexes:
-        await owner.execute(on_live.sub(f" ON {new} ", index["def"], count=1))
+    # the indexes, and the triggers that keep derived tables (customer_order_stats) in step
+    triggers = await owner.fetch(
+        "SELECT pg_get_triggerdef(oid) AS def FROM pg_trigger WHERE tgrelid = $1::regclass "
+        "AND NOT tgisinternal",
+        live,
+    )
+    for created in [*indexes, *triggers]:
+        await owner.execute(on_live.sub(f" ON {new} ", created["def"], count=1))
     privileges = await owner.fetch(
         "SELECT privilege_type FROM information_schema.role_table_grants "
         "WHERE table_schema = $1 AND table_name = $2 AND grantee = $3",

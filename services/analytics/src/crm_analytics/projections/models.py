@@ -255,6 +255,22 @@ class CustomerScore(Base, TenantKeyed):
     computed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
+class CustomerOrderStats(Base, TenantKeyed):
+    """Per person, their non-cancelled orders with a time and a total: how many, the revenue,
+    the first and the last order's time and the first order's total (by placed_at, order_id).
+    Kept by statement triggers on `orders` (migration 0007), whatever writes the orders; RFM,
+    CLV and the score recompute read it instead of every order when it covers their as_of."""
+
+    __tablename__ = "customer_order_stats"
+
+    contact_id: Mapped[str] = mapped_column(ID, primary_key=True)
+    orders: Mapped[int] = mapped_column(Integer)
+    revenue: Mapped[Decimal] = mapped_column(MONEY)
+    first_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    last_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    first_total: Mapped[Decimal] = mapped_column(MONEY)
+
+
 class ScoreSchedule(Base):
     """Per tenant: how many recomputes were requested (orders arriving) and how many the last
     recompute covered. Holds no business data, only tenant ids and counters, so the scheduler

@@ -91,13 +91,14 @@ async def is_erased(uow: UnitOfWork, contact_id: str) -> bool:
 # from the first to the last, since the first; orders; revenue; with {repeat}, the revenue after
 # the first order (by placed_at, order_id). Streams over ix_orders_customer_history in (customer,
 # placed_at, order_id) order: an index-only scan, no sort. Kept in a temporary table for the
-# rest of the transaction, numbered by `i`: only numbers travel to Python, ids stay here.
+# rest of the transaction, numbered by `i` in customer order (the stats path below numbers
+# alike, so a fit's sample is the same either way): only numbers travel to Python, ids stay.
 CUSTOMER_ORDERS = """
     CREATE TEMP TABLE customer_orders ON COMMIT DROP AS
     SELECT (row_number() OVER ())::int - 1 AS i, contact_id,
-           extract(epoch FROM $1::timestamptz - max(placed_at))::float8 AS recency_s,
-           extract(epoch FROM max(placed_at) - min(placed_at))::float8 AS span_s,
-           extract(epoch FROM $1::timestamptz - min(placed_at))::float8 AS age_s,
+           date_part('epoch', $1::timestamptz - max(placed_at)) AS recency_s,
+           date_part('epoch', max(placed_at) - min(placed_at)) AS span_s,
+           date_part('epoch', $1::timestamptz - min(placed_at)) AS age_s,
            count(*)::float8 AS orders, sum(total) AS total,
            coalesce(sum(total) FILTER (WHERE nth > 1), 0) AS repeat_total
     FROM (SELECT contact_id, placed_at, total, {nth} AS nth
@@ -105,6 +106,26 @@ CUSTOMER_ORDERS = """
           WHERE cancelled_at IS NULL AND placed_at IS NOT NULL AND total IS NOT NULL
             AND placed_at <= $1) AS o
     GROUP BY contact_id
+"""
+# The same table from the per-customer stats the triggers on `orders` keep (a row per customer
+# instead of every order), when no counted order is later than $1: then they sum exactly the
+# orders the query above would. Its columns have the same types, typmods included: a statement
+# the driver prepared on one path's table must still describe the other's.
+STATS_COVER = "SELECT NOT EXISTS (SELECT FROM customer_order_stats WHERE last_at > $1)"
+CUSTOMER_STATS = """
+    CREATE TEMP TABLE customer_orders ON COMMIT DROP AS
+    SELECT (row_number() OVER ())::int - 1 AS i, contact_id,
+           date_part('epoch', $1::timestamptz - last_at) AS recency_s,
+           date_part('epoch', last_at - first_at) AS span_s,
+           date_part('epoch', $1::timestamptz - first_at) AS age_s,
+           orders::float8 AS orders, revenue::numeric AS total,
+           revenue - first_total AS repeat_total
+    FROM (SELECT * FROM customer_order_stats ORDER BY contact_id) AS stats
+"""
+# Every person's stats summed afresh from their orders (after a bulk load with the triggers off).
+REFRESH_ALL_ORDER_STATS = """
+    SELECT refresh_customer_order_stats(array_agg(tenant_id), array_agg(contact_id))
+    FROM (SELECT DISTINCT tenant_id, contact_id FROM orders) AS everyone
 """
 NTH = "row_number() OVER (PARTITION BY contact_id ORDER BY placed_at, order_id)"
 NUMBERS = ["recency_s", "span_s", "age_s", "orders", "total::float8", "repeat_total::float8"]
@@ -146,12 +167,17 @@ class Customers:
 
 
 async def customer_orders(uow: UnitOfWork, as_of: datetime, *, repeat: bool = True) -> Customers:
-    """Aggregate every customer's orders into the temporary table `customer_orders` and read
-    its numbers in one binary COPY (about 50 bytes per customer, no Python object per row)."""
+    """Every customer's order aggregates into the temporary table `customer_orders`, from the
+    stats when they cover `as_of` (the usual case: now), else from the orders; then its numbers
+    in one binary COPY (about 50 bytes per customer, no Python object per row). Without
+    `repeat`, the orders path skips the repeat revenue (RFM does not use it)."""
     driver = await uow.driver()
     await driver.execute("DROP TABLE IF EXISTS pg_temp.customer_orders")
     await for_aggregates(driver, stream=True)
-    await driver.execute(CUSTOMER_ORDERS.format(nth=NTH if repeat else "1"), as_of)
+    if await driver.fetchval(STATS_COVER, as_of):
+        await driver.execute(CUSTOMER_STATS, as_of)
+    else:
+        await driver.execute(CUSTOMER_ORDERS.format(nth=NTH if repeat else "1"), as_of)
     await driver.execute("SET LOCAL enable_hashagg = on")
     kind = binary_rows([f"c{j} >f8" for j in range(len(NUMBERS))])
     count = await driver.fetchval("SELECT count(*) FROM customer_orders")

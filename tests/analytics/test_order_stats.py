@@ -1,0 +1,123 @@
+"""The per-customer order stats the triggers on `orders` keep: they follow every way orders
+change (placed, amended, cancelled, out of order, merged and unmerged people), and RFM, CLV and
+the score recompute read the same numbers from them as from the orders."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+import httpx
+from sqlalchemy import text
+
+from crm_analytics.scores.service import CUSTOMER_ORDERS, CUSTOMER_STATS, NTH
+from crm_shared.events import contacts as ct
+from crm_shared.events import erp
+from crm_shared.uow import UnitOfWork
+from tests.analytics.events import Feed, new_id, order
+
+T0 = datetime(2026, 3, 1, 9, tzinfo=UTC)
+
+
+def day(n: int) -> datetime:
+    return T0 + timedelta(days=n)
+
+
+async def stats(feed: Feed) -> dict[str, tuple[Any, ...]]:
+    async with UnitOfWork(feed.sessionmaker, tenant_id=feed.tenant, actor=None, source="t") as uow:
+        rows = await uow.session.execute(
+            text(
+                "SELECT contact_id, orders, revenue, first_at, last_at, first_total "
+                "FROM customer_order_stats"
+            )
+        )
+        return {r[0]: tuple(r[1:]) for r in rows}
+
+
+async def history(feed: Feed, tenant: str) -> None:
+    """Ada: three orders, two placed at the same moment (the first is the lower order id);
+    Bob: an order cancelled before it arrived, then one kept; Cy: a duplicate of Ada."""
+    await feed(
+        order(tenant, "ada", day(0), "30.00", order_id="o-2"),
+        order(tenant, "ada", day(0), "10.00", order_id="o-1"),
+        order(tenant, "ada", day(5), "5.00", order_id="o-3"),
+        erp.OrderCancelled(tenant_id=tenant, contact_id="bob", order_id="b-1", cancelled_at=day(2)),
+        order(tenant, "bob", day(1), "99.00", order_id="b-1"),
+        order(tenant, "bob", day(3), "7.00", order_id="b-2"),
+        order(tenant, "cy", day(9), "100.00", order_id="c-1"),
+    )
+
+
+async def test_the_stats_sum_each_persons_kept_orders(feed: Feed, tenant: str) -> None:
+    await history(feed, tenant)
+    assert await stats(feed) == {
+        "ada": (3, Decimal("45.00"), day(0), day(5), Decimal("10.00")),
+        "bob": (1, Decimal("7.00"), day(3), day(3), Decimal("7.00")),
+        "cy": (1, Decimal("100.00"), day(9), day(9), Decimal("100.00")),
+    }
+    # an amended order and a cancelled first order: the next one becomes the first
+    await feed(
+        order(tenant, "ada", day(5), "6.00", order_id="o-3"),
+        erp.OrderCancelled(tenant_id=tenant, contact_id="ada", order_id="o-1", cancelled_at=day(6)),
+    )
+    assert (await stats(feed))["ada"] == (2, Decimal("36.00"), day(0), day(5), Decimal("30.00"))
+
+
+async def test_the_stats_follow_a_merge_and_its_undoing(feed: Feed, tenant: str) -> None:
+    await history(feed, tenant)
+    await feed(ct.ContactMerged(tenant_id=tenant, contact_id="ada", merged_ids=["cy"]))
+    merged = await stats(feed)
+    assert "cy" not in merged
+    assert merged["ada"] == (4, Decimal("145.00"), day(0), day(9), Decimal("10.00"))
+
+    await feed(
+        ct.ContactUnmerged(
+            tenant_id=tenant, contact_id="ada", merge_id=new_id(), restored_ids=["cy"]
+        )
+    )
+    restored = await stats(feed)
+    assert restored["ada"] == (3, Decimal("45.00"), day(0), day(5), Decimal("10.00"))
+    assert restored["cy"] == (1, Decimal("100.00"), day(9), day(9), Decimal("100.00"))
+
+
+async def test_the_stats_give_the_same_scores_inputs_as_the_orders(feed: Feed, tenant: str) -> None:
+    await history(feed, tenant)
+    as_of = day(30)
+
+    async def table(sql: str) -> list[tuple[Any, ...]]:
+        async with UnitOfWork(feed.sessionmaker, tenant_id=tenant, actor=None, source="t") as uow:
+            driver = await uow.driver()
+            await driver.execute(sql, as_of)
+            rows = await driver.fetch("SELECT * FROM customer_orders ORDER BY i")
+            await driver.execute("DROP TABLE customer_orders")
+            return [tuple(r) for r in rows]
+
+    from_orders = await table(CUSTOMER_ORDERS.format(nth=NTH))
+    assert await table(CUSTOMER_STATS) == from_orders
+    # i, customer, recency, span, age (seconds), orders, revenue, revenue after the first order
+    assert from_orders[0] == (
+        0,
+        "ada",
+        25 * 86400.0,
+        5 * 86400.0,
+        30 * 86400.0,
+        3.0,
+        Decimal("45.00"),
+        Decimal("35.00"),
+    )
+
+
+async def test_scores_read_the_orders_when_as_of_is_before_the_latest(
+    api: httpx.AsyncClient, feed: Feed, tenant: str
+) -> None:
+    await history(feed, tenant)
+    # as of day 4 Cy has not bought yet and Ada's third order is still to come
+    body = (await api.get("/v1/measures/rfm", params={"as_of": day(4).isoformat()})).json()
+    assert {c["contact_id"]: c["frequency"] for c in body["customers"]} == {"ada": 2, "bob": 1}
+    now = (await api.get("/v1/measures/rfm", params={"as_of": day(30).isoformat()})).json()
+    assert {c["contact_id"]: c["frequency"] for c in now["customers"]} == {
+        "ada": 3,
+        "bob": 1,
+        "cy": 1,
+    }
