@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -166,9 +168,14 @@ async def test_segment_changes_are_published_only_when_they_change(
             text("SELECT id, type, data FROM outbox WHERE tenant_id = :t"), {"t": tenant}
         )
         catalog = {e.type: e for e in analytics_events.EVENTS}
+        ids = set()
         for row in rows:
-            assert row.id.version == 7
+            assert row.id.version == 7 and row.id.variant == uuid.RFC_4122
+            # made now: the first 48 bits are the Unix milliseconds
+            assert abs((row.id.int >> 80) - time.time() * 1000) < 600_000
             catalog[row.type].model_validate(row.data)
+            ids.add(row.id)
+        assert len(ids) == rows.rowcount
     assert events[0]["data"]["previous_rfm_segment"] is None
     # measures broken down by segment or tier: the value tier `standard` is A (300) and D (100)
     window = {"from": "2025-01-01", "to": "2026-04-02"}

@@ -288,6 +288,7 @@ async def pareto(
         at(end),
         Decimal(str(f.PARETO_TOP)),
         *segment_args(segment),
+        stream=True,
     )
     return s.ParetoConcentration(
         period=period(start, end),

@@ -4,6 +4,8 @@ publish their changes, and GDPR erasure of the person's PII from the read models
 from __future__ import annotations
 
 import logging
+import os
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -135,16 +137,21 @@ BINARY_TRAILER = b"\xff\xff"
 
 async def for_aggregates(driver: Any, *, stream: bool = False) -> None:
     """This transaction's settings for aggregating a million customers (SET LOCAL): sorts and
-    hash tables of that size in memory, well above the 4 MB default; with `stream`, grouping
-    by customer streams over the customer-ordered index instead of hashing a million keys
-    (several times faster here)."""
+    hash tables of that size in memory, well above the 4 MB default; index pages priced as
+    the cached pages they are (the default random_page_cost of 4 assumes a spinning disk and
+    sent a year's revenue per customer to a sequential scan and a hash of 500k ids, 3x
+    slower); with `stream`, grouping by customer streams over the customer-ordered index
+    instead of hashing a million keys (several times faster here)."""
     hashagg = "off" if stream else "on"
-    await driver.execute(f"SET LOCAL work_mem = '256MB'; SET LOCAL enable_hashagg = {hashagg}")
+    await driver.execute(
+        f"SET LOCAL work_mem = '256MB'; SET LOCAL random_page_cost = 1.1; "
+        f"SET LOCAL enable_hashagg = {hashagg}"
+    )
 
 
 def binary_rows(columns: list[str]) -> np.dtype[Any]:
-    """A row of COPY's binary format with these columns (each int2/int4/float8, never NULL):
-    the field count, then each field's length and big-endian value."""
+    """A row of COPY's binary format with these columns (int2, int4, float8 or 16-byte uuid,
+    never NULL): the field count, then each field's length and big-endian value."""
     fields: list[tuple[str, str]] = [("fields", ">i2")]
     for name, kind in ((c.split()[0], c.split()[1]) for c in columns):
         fields += [(f"{name}_length", ">i4"), (name, kind)]
@@ -297,8 +304,10 @@ NEW_SCORE_COLUMNS = [
     "predicted_clv >f8",
     "p_alive >f8",
     "churn_probability >f8",
+    "segment_event_id V16",  # the id of each event the customer may get: version 7 UUIDs
+    "risk_event_id V16",
 ]
-SQL_TYPES = {">i4": "int4", ">f8": "float8"}
+SQL_TYPES = {">i4": "int4", ">f8": "float8", "V16": "uuid"}
 NEW_SCORES = f"""
     CREATE TEMP TABLE new_scores ({
     ", ".join(f"{c.split()[0]} {SQL_TYPES[c.split()[1]]}" for c in NEW_SCORE_COLUMNS)
@@ -312,7 +321,8 @@ SCORED = """
            n.r AS r_score, n.f AS f_score, n.m AS m_score,
            ($1::text[])[n.segment + 1] AS rfm_segment, ($2::text[])[n.tier + 1] AS value_tier,
            nullif(n.predicted_clv, 'NaN') AS predicted_clv, nullif(n.p_alive, 'NaN') AS p_alive,
-           nullif(n.churn_probability, 'NaN') AS churn_probability
+           nullif(n.churn_probability, 'NaN') AS churn_probability,
+           n.segment_event_id, n.risk_event_id
     FROM customer_orders AS c JOIN new_scores AS n USING (i)
 """
 # Event payloads built in the database, field by field of the catalog's event ($1 tenant,
@@ -368,17 +378,22 @@ UPSERT_SCORES = f"""
 """
 
 
+EVENT_IDS = {CustomerSegmentChanged: "segment_event_id", CustomerChurnRiskChanged: "risk_event_id"}
+
+
 def publish_changes(event: type[EventData], fields: dict[str, str]) -> str:
     """Outbox rows, as `UnitOfWork.publish` would write them, for the customers whose stored
     scores differ from the new ones in what `event` reports ($3 topic, $4 type, $5 source,
-    $6 time, $7 traceparent)."""
-    data = ", ".join(f"'{name}', {expr}" for name, expr in fields.items())
+    $6 time, $7 traceparent). The payload is a row named field by field, turned into JSON
+    whole (`to_jsonb` of a row costs half of `jsonb_build_object` over the same fields)."""
+    payload = ", ".join(f"{expr} AS {name}" for name, expr in fields.items())
     return f"""
         INSERT INTO outbox (id, tenant_id, topic, key, type, source, subject, time, traceparent,
                             data)
-        SELECT new_uuid7(), $1, $3, n.contact_id, $4, $5, n.contact_id, $6, $7,
-               jsonb_build_object({data})
-        FROM scored AS n LEFT JOIN customer_scores AS o USING (contact_id)
+        SELECT n.{EVENT_IDS[event]}, $1, $3, n.contact_id, $4, $5, n.contact_id, $6, $7,
+               to_jsonb(payload)
+        FROM scored AS n LEFT JOIN customer_scores AS o USING (contact_id),
+             LATERAL (SELECT {payload}) AS payload
         WHERE {CHANGES[event]}
     """
 
@@ -453,6 +468,8 @@ def score_rows(customers: Customers, scores: Scores) -> Any:
         "predicted_clv": missing if scores.predicted_clv is None else scores.predicted_clv,
         "p_alive": p_alive,
         "churn_probability": np.round(1 - p_alive, 4),
+        "segment_event_id": uuid7_column(len(customers)),
+        "risk_event_id": uuid7_column(len(customers)),
     }
     rows = np.empty(len(customers), dtype=kind)
     rows["fields"] = len(values)
@@ -460,3 +477,14 @@ def score_rows(customers: Customers, scores: Scores) -> Any:
         rows[f"{name}_length"] = kind[name].itemsize
         rows[name] = column
     return rows
+
+
+def uuid7_column(count: int) -> Any:
+    """`count` RFC 9562 version 7 UUIDs of this millisecond as 16-byte values (the binary
+    COPY's uuid): 48 bits of Unix milliseconds, the version, 74 random bits, the variant.
+    Made here, a million at a time, they cost a fraction of one SQL call per event."""
+    ids = np.frombuffer(os.urandom(16 * count), dtype=np.uint8).reshape(count, 16).copy()
+    ids[:, :6] = np.frombuffer((time.time_ns() // 1_000_000).to_bytes(6, "big"), np.uint8)
+    ids[:, 6] = ids[:, 6] & 0x0F | 0x70
+    ids[:, 8] = ids[:, 8] & 0x3F | 0x80
+    return ids.view("V16").ravel()
