@@ -46,7 +46,7 @@ from crm_analytics.handlers import SUBSCRIPTION
 from crm_analytics.main import spec
 from crm_analytics.migrations_tables import TENANT_TABLES
 from crm_analytics.rebuild import copy_table, owner_dsn
-from crm_analytics.scores.service import REFRESH_ALL_ORDER_STATS
+from crm_analytics.scores.service import REFRESH_ALL_FROM_ORDERS
 from crm_shared.auth import mint_token
 from crm_shared.consumer import ConsumerRunner
 from crm_shared.db import create_sessionmaker
@@ -536,7 +536,7 @@ async def generate_measure_data(owner: asyncpg.Connection, customers: int, order
     )
     for index in indexes:
         await owner.execute(f"DROP INDEX {s}.{index['indexname']}")
-    # nor do the per-customer stats follow each chunk: they are summed once, after the load
+    # nor do the tables derived from the orders follow each chunk: they are filled once, after
     await owner.execute(f"ALTER TABLE {s}.orders DISABLE TRIGGER USER")
     chunk = 1_000_000
     for start in range(0, orders, chunk):
@@ -549,16 +549,16 @@ async def generate_measure_data(owner: asyncpg.Connection, customers: int, order
     log(f"measures: indexed the orders ({', '.join(i['indexname'] for i in indexes)})")
     await owner.execute(f"ALTER TABLE {s}.orders ENABLE TRIGGER USER")
     await owner.execute(
-        f"SET search_path = {s}, public; {REFRESH_ALL_ORDER_STATS}; RESET search_path"
+        f"SET search_path = {s}, public; {REFRESH_ALL_FROM_ORDERS}; RESET search_path"
     )
-    log("measures: summed the orders per customer")
+    log("measures: derived the per-customer stats and order sequence")
     await owner.execute(statements["contacts"], t, NOW, customers)
     for table in ("survey_answers", "contract_ends", "tickets", "opportunities"):
         await owner.execute(statements[table], t, NOW, customers)
         log(f"measures: {table}")
     # as autovacuum would after a bulk load: statistics, and the visibility map that lets the
     # measures read the orders' covering index without visiting the table
-    for table in [*statements, "customer_order_stats"]:
+    for table in [*statements, "customer_order_stats", "order_sequence"]:
         await owner.execute(f"VACUUM ANALYZE {s}.{table}")
 
 

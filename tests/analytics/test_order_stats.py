@@ -1,6 +1,7 @@
-"""The per-customer order stats the triggers on `orders` keep: they follow every way orders
-change (placed, amended, cancelled, out of order, merged and unmerged people), and RFM, CLV and
-the score recompute read the same numbers from them as from the orders."""
+"""What the triggers on `orders` keep: the per-customer stats and each order's place in its
+person's history. They follow every way orders change (placed, amended, cancelled, out of
+order, merged and unmerged people), and RFM, CLV and the score recompute read the same numbers
+from the stats as from the orders."""
 
 from __future__ import annotations
 
@@ -35,17 +36,26 @@ async def stats(feed: Feed) -> dict[str, tuple[Any, ...]]:
         return {r[0]: tuple(r[1:]) for r in rows}
 
 
+async def sequence(feed: Feed) -> dict[str, tuple[str, int, int]]:
+    """Per order: its person, its position and how many products it brought them first."""
+    async with UnitOfWork(feed.sessionmaker, tenant_id=feed.tenant, actor=None, source="t") as uow:
+        rows = await uow.session.execute(
+            text("SELECT order_id, contact_id, nth, new_products FROM order_sequence")
+        )
+        return {r[0]: (r[1], r[2], r[3]) for r in rows}
+
+
 async def history(feed: Feed, tenant: str) -> None:
     """Ada: three orders, two placed at the same moment (the first is the lower order id);
     Bob: an order cancelled before it arrived, then one kept; Cy: a duplicate of Ada."""
     await feed(
-        order(tenant, "ada", day(0), "30.00", order_id="o-2"),
-        order(tenant, "ada", day(0), "10.00", order_id="o-1"),
-        order(tenant, "ada", day(5), "5.00", order_id="o-3"),
+        order(tenant, "ada", day(0), "30.00", order_id="o-2", skus=["tea", "cup"]),
+        order(tenant, "ada", day(0), "10.00", order_id="o-1", skus=["tea"]),
+        order(tenant, "ada", day(5), "5.00", order_id="o-3", skus=["cup"]),
         erp.OrderCancelled(tenant_id=tenant, contact_id="bob", order_id="b-1", cancelled_at=day(2)),
         order(tenant, "bob", day(1), "99.00", order_id="b-1"),
         order(tenant, "bob", day(3), "7.00", order_id="b-2"),
-        order(tenant, "cy", day(9), "100.00", order_id="c-1"),
+        order(tenant, "cy", day(9), "100.00", order_id="c-1", skus=["pot", "tea"]),
     )
 
 
@@ -56,12 +66,23 @@ async def test_the_stats_sum_each_persons_kept_orders(feed: Feed, tenant: str) -
         "bob": (1, Decimal("7.00"), day(3), day(3), Decimal("7.00")),
         "cy": (1, Decimal("100.00"), day(9), day(9), Decimal("100.00")),
     }
+    assert await sequence(feed) == {
+        "o-1": ("ada", 1, 1),  # tea
+        "o-2": ("ada", 2, 1),  # cup (tea again)
+        "o-3": ("ada", 3, 0),
+        "b-2": ("bob", 1, 0),
+        "c-1": ("cy", 1, 2),
+    }
     # an amended order and a cancelled first order: the next one becomes the first
     await feed(
         order(tenant, "ada", day(5), "6.00", order_id="o-3"),
         erp.OrderCancelled(tenant_id=tenant, contact_id="ada", order_id="o-1", cancelled_at=day(6)),
     )
     assert (await stats(feed))["ada"] == (2, Decimal("36.00"), day(0), day(5), Decimal("30.00"))
+    assert {o: place for o, place in (await sequence(feed)).items() if o.startswith("o-")} == {
+        "o-2": ("ada", 1, 2),
+        "o-3": ("ada", 2, 0),
+    }
 
 
 async def test_the_stats_follow_a_merge_and_its_undoing(feed: Feed, tenant: str) -> None:
@@ -70,6 +91,7 @@ async def test_the_stats_follow_a_merge_and_its_undoing(feed: Feed, tenant: str)
     merged = await stats(feed)
     assert "cy" not in merged
     assert merged["ada"] == (4, Decimal("145.00"), day(0), day(9), Decimal("10.00"))
+    assert (await sequence(feed))["c-1"] == ("ada", 4, 1)  # the pot: Ada had tea already
 
     await feed(
         ct.ContactUnmerged(
@@ -79,6 +101,7 @@ async def test_the_stats_follow_a_merge_and_its_undoing(feed: Feed, tenant: str)
     restored = await stats(feed)
     assert restored["ada"] == (3, Decimal("45.00"), day(0), day(5), Decimal("10.00"))
     assert restored["cy"] == (1, Decimal("100.00"), day(9), day(9), Decimal("100.00"))
+    assert (await sequence(feed))["c-1"] == ("cy", 1, 2)
 
 
 async def test_the_stats_give_the_same_scores_inputs_as_the_orders(feed: Feed, tenant: str) -> None:
@@ -121,3 +144,18 @@ async def test_scores_read_the_orders_when_as_of_is_before_the_latest(
         "bob": 1,
         "cy": 1,
     }
+
+
+async def test_repeat_and_cross_sales_come_from_the_sequence(
+    api: httpx.AsyncClient, feed: Feed, tenant: str
+) -> None:
+    await history(feed, tenant)
+    await feed(ct.ContactMerged(tenant_id=tenant, contact_id="ada", merged_ids=["cy"]))
+    window = {"from": day(0).date().isoformat(), "to": day(10).date().isoformat()}
+    sales = (await api.get("/v1/measures/sales", params=window)).json()
+    # past a first order: o-2 (brings the cup), o-3, c-1 (brings the pot)
+    assert (sales["repeat_sales"], sales["cross_sales"]) == (3, 2)
+    # from day 5: o-3 and c-1; the earlier orders still decide what is new
+    window["from"] = day(5).date().isoformat()
+    sales = (await api.get("/v1/measures/sales", params=window)).json()
+    assert (sales["repeat_sales"], sales["cross_sales"]) == (2, 1)

@@ -17,6 +17,7 @@ TENANT_TABLES = [
     "customer_scores",
     "invoices",
     "opportunities",
+    "order_sequence",
     "orders",
     "survey_answers",
     "tickets",

@@ -377,34 +377,17 @@ async def sales(uow: UnitOfWork, start: date, end: date) -> s.Sales:
     if average_won is not None and mean:
         hit = Decimal(len(won)) / Decimal(len(closed))
         velocity = round(Decimal(open_count) * average_won * hit / Decimal(str(mean)), 2)
-    # repeat: orders after the customer's first (by placed_at, order_id: its position `nth`);
-    # cross: those of them first to bring the customer some product, i.e. the distinct first
-    # positions of the customer's products. Counted customer by customer, in index order.
+    # repeat: orders after the customer's first (by placed_at, order_id: their position `nth`);
+    # cross: those of them bringing the customer a product they had not bought before. Each
+    # order's position and new products are kept in order_sequence (see its model).
     repeat, cross = await one(
         uow,
         """
-        SELECT coalesce(sum(repeat), 0), coalesce(sum(crossed), 0)
-        FROM (SELECT sum(repeat) AS repeat,
-                     count(DISTINCT first_nth) FILTER (
-                         WHERE first_nth > 1 AND first_at >= $1 AND sku IS NOT NULL) AS crossed
-              FROM (SELECT contact_id, sku, min(nth) AS first_nth, min(placed_at) AS first_at,
-                           count(*) FILTER (WHERE line = 1 AND nth > 1 AND placed_at >= $1)
-                           AS repeat
-                    FROM (SELECT o.contact_id, o.placed_at, o.nth, p.sku,
-                                 coalesce(p.line, 1) AS line
-                          FROM (SELECT contact_id, placed_at, skus,
-                                       row_number() OVER (PARTITION BY contact_id
-                                                          ORDER BY placed_at, order_id) AS nth
-                                FROM orders
-                                WHERE cancelled_at IS NULL AND placed_at < $2) AS o
-                          LEFT JOIN LATERAL unnest(o.skus) WITH ORDINALITY AS p(sku, line)
-                          ON TRUE) AS lines
-                    GROUP BY contact_id, sku) AS products
-              GROUP BY contact_id) AS customers
+        SELECT count(*) FILTER (WHERE nth > 1), count(*) FILTER (WHERE nth > 1 AND new_products > 0)
+        FROM order_sequence WHERE placed_at >= $1 AND placed_at < $2
         """,
         at(start),
         at(end),
-        stream=True,
     )
     return s.Sales(
         period=period(start, end),

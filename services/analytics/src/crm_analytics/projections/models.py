@@ -271,6 +271,29 @@ class CustomerOrderStats(Base, TenantKeyed):
     first_total: Mapped[Decimal] = mapped_column(MONEY)
 
 
+class OrderSequence(Base, TenantKeyed):
+    """Each non-cancelled placed order's position in its person's history (by placed_at,
+    order_id) and how many of its products the person buys there for the first time: repeat
+    sales are the orders past the first, cross-sales those of them bringing a new product.
+    Kept by the same triggers as `CustomerOrderStats`."""
+
+    __tablename__ = "order_sequence"
+    __table_args__ = (
+        Index(
+            "ix_order_sequence_placed",
+            "tenant_id",
+            "placed_at",
+            postgresql_include=["nth", "new_products"],
+        ),
+    )
+
+    contact_id: Mapped[str] = mapped_column(ID, primary_key=True)
+    order_id: Mapped[str] = mapped_column(ID, primary_key=True)
+    placed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    nth: Mapped[int] = mapped_column(Integer)
+    new_products: Mapped[int] = mapped_column(Integer)
+
+
 class ScoreSchedule(Base):
     """Per tenant: how many recomputes were requested (orders arriving) and how many the last
     recompute covered. Holds no business data, only tenant ids and counters, so the scheduler

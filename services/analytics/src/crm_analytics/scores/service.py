@@ -124,9 +124,10 @@ CUSTOMER_STATS = """
            revenue - first_total AS repeat_total
     FROM (SELECT * FROM customer_order_stats ORDER BY contact_id) AS stats
 """
-# Every person's stats summed afresh from their orders (after a bulk load with the triggers off).
-REFRESH_ALL_ORDER_STATS = """
-    SELECT refresh_customer_order_stats(array_agg(tenant_id), array_agg(contact_id))
+# Every person's stats and order sequence afresh from their orders (after a bulk load with the
+# triggers off).
+REFRESH_ALL_FROM_ORDERS = """
+    SELECT refresh_customer_orders(array_agg(tenant_id), array_agg(contact_id), NULL, true)
     FROM (SELECT DISTINCT tenant_id, contact_id FROM orders) AS everyone
 """
 NTH = "row_number() OVER (PARTITION BY contact_id ORDER BY placed_at, order_id)"
