@@ -5,6 +5,7 @@ from the stats as from the orders."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -13,8 +14,10 @@ import httpx
 from sqlalchemy import text
 
 from crm_analytics.scores.service import CUSTOMER_ORDERS, CUSTOMER_STATS, NTH
+from crm_shared.db import create_engine, create_sessionmaker
 from crm_shared.events import contacts as ct
 from crm_shared.events import erp
+from crm_shared.settings import ServiceSettings
 from crm_shared.uow import UnitOfWork
 from tests.analytics.events import Feed, new_id, order
 
@@ -159,3 +162,39 @@ async def test_repeat_and_cross_sales_come_from_the_sequence(
     window["from"] = day(5).date().isoformat()
     sales = (await api.get("/v1/measures/sales", params=window)).json()
     assert (sales["repeat_sales"], sales["cross_sales"]) == (2, 1)
+
+
+async def test_concurrent_writes_for_one_person_both_count(
+    feed: Feed, tenant: str, analytics_settings: ServiceSettings
+) -> None:
+    """Two transactions add orders for the same person at once (two consumers, or a merge
+    beside an order): the second waits for the first to commit, then sums both."""
+    engines = [create_engine(analytics_settings) for _ in range(2)]  # a connection each
+
+    async def place(order_id: str, placed: asyncio.Event, release: asyncio.Event) -> None:
+        sessions = create_sessionmaker(engines[int(order_id[-1]) - 1])
+        async with UnitOfWork(sessions, tenant_id=tenant, actor=None, source="t") as uow:
+            await (await uow.driver()).execute(
+                "INSERT INTO orders (tenant_id, order_id, contact_id, placed_at, total, currency)"
+                " VALUES ($1, $2, 'ada', $3, 10, 'EUR')",
+                tenant,
+                order_id,
+                day(int(order_id[-1])),
+            )
+            placed.set()
+            await release.wait()
+
+    first_placed, first_release = asyncio.Event(), asyncio.Event()
+    second_placed, second_release = asyncio.Event(), asyncio.Event()
+    second_release.set()
+    first = asyncio.create_task(place("o-1", first_placed, first_release))
+    await first_placed.wait()
+    second = asyncio.create_task(place("o-2", second_placed, second_release))
+    await asyncio.sleep(0.5)
+    assert not second_placed.is_set()  # its trigger waits for the first transaction
+    first_release.set()
+    await asyncio.gather(first, second)
+    for engine in engines:
+        await engine.dispose()
+    assert (await stats(feed))["ada"] == (2, Decimal("20.00"), day(1), day(2), Decimal("10.00"))
+    assert [n for _, n, _ in sorted((await sequence(feed)).values())] == [1, 2]

@@ -39,6 +39,12 @@ CREATE FUNCTION refresh_customer_orders(
     tenants text[], contacts text[], since timestamptz[], removals boolean
 ) RETURNS void LANGUAGE plpgsql AS $$
 BEGIN
+    -- one refresh of a person at a time: one running concurrently for the same person (another
+    -- consumer, a merge) waits here until this transaction ends, then reads its orders afresh
+    -- (each statement below takes a new snapshot); people are locked in one order, no deadlock
+    PERFORM pg_advisory_xact_lock(hashtext(tenant_id), hashtext(contact_id))
+    FROM (SELECT * FROM unnest(tenants, contacts) AS c(tenant_id, contact_id)
+          ORDER BY tenant_id, contact_id) AS people;
     -- who has no counted order left has no stats (each test is an index probe of the orders)
     DELETE FROM customer_order_stats AS s
     USING unnest(tenants, contacts) AS c(tenant_id, contact_id)
