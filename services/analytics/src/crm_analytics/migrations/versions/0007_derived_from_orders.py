@@ -9,6 +9,8 @@ triggers with transition tables refresh exactly the people a statement touched, 
 the orders (consumer batches, merges and unmerges moving them, a rebuild's replay), so they
 cannot drift from the orders they come from.
 
+Also drops new_uuid7() (0006): the score recompute makes its event ids in numpy now.
+
 Revision ID: 0007
 Revises: 0006
 Create Date: 2026-12-08 01:10:00
@@ -19,7 +21,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-from crm_shared.migrations import tenant_table
+from crm_shared.migrations import NEW_UUID7, tenant_table
 
 revision: str = "0007"
 down_revision: str | None = "0006"
@@ -200,9 +202,12 @@ def upgrade() -> None:
     )
     for table in derived:
         op.execute(f"ALTER TABLE {table} FORCE ROW LEVEL SECURITY")
+    # the score recompute now makes its event ids in numpy: nothing calls it any more
+    op.execute("DROP FUNCTION new_uuid7()")
 
 
 def downgrade() -> None:
+    op.execute(NEW_UUID7)
     for event in TRIGGERS:
         op.execute(f"DROP TRIGGER orders_{event.lower()}_refresh ON orders")
     op.execute("DROP FUNCTION orders_changed_refresh()")
