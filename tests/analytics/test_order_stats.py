@@ -28,24 +28,23 @@ def day(n: int) -> datetime:
     return T0 + timedelta(days=n)
 
 
+async def keyed(feed: Feed, sql: str) -> dict[str, tuple[Any, ...]]:
+    """The rows of `sql` in the feed's tenant, by their first column."""
+    async with UnitOfWork(feed.sessionmaker, tenant_id=feed.tenant, actor=None, source="t") as uow:
+        return {r[0]: tuple(r[1:]) for r in await uow.session.execute(text(sql))}
+
+
 async def stats(feed: Feed) -> dict[str, tuple[Any, ...]]:
-    async with UnitOfWork(feed.sessionmaker, tenant_id=feed.tenant, actor=None, source="t") as uow:
-        rows = await uow.session.execute(
-            text(
-                "SELECT contact_id, orders, revenue, first_at, last_at, first_total "
-                "FROM customer_order_stats"
-            )
-        )
-        return {r[0]: tuple(r[1:]) for r in rows}
+    return await keyed(
+        feed,
+        "SELECT contact_id, orders, revenue, first_at, last_at, first_total "
+        "FROM customer_order_stats",
+    )
 
 
-async def sequence(feed: Feed) -> dict[str, tuple[str, int, int]]:
+async def sequence(feed: Feed) -> dict[str, tuple[Any, ...]]:
     """Per order: its person, its position and how many products it brought them first."""
-    async with UnitOfWork(feed.sessionmaker, tenant_id=feed.tenant, actor=None, source="t") as uow:
-        rows = await uow.session.execute(
-            text("SELECT order_id, contact_id, nth, new_products FROM order_sequence")
-        )
-        return {r[0]: (r[1], r[2], r[3]) for r in rows}
+    return await keyed(feed, "SELECT order_id, contact_id, nth, new_products FROM order_sequence")
 
 
 async def history(feed: Feed, tenant: str) -> None:

@@ -124,12 +124,6 @@ CUSTOMER_STATS = """
            revenue - first_total AS repeat_total
     FROM (SELECT * FROM customer_order_stats ORDER BY contact_id) AS stats
 """
-# Every person's stats and order sequence afresh from their orders (after a bulk load with the
-# triggers off).
-REFRESH_ALL_FROM_ORDERS = """
-    SELECT refresh_customer_orders(array_agg(tenant_id), array_agg(contact_id), NULL, true)
-    FROM (SELECT DISTINCT tenant_id, contact_id FROM orders) AS everyone
-"""
 NTH = "row_number() OVER (PARTITION BY contact_id ORDER BY placed_at, order_id)"
 NUMBERS = ["recency_s", "span_s", "age_s", "orders", "total::float8", "repeat_total::float8"]
 BINARY_HEADER = b"PGCOPY\n\xff\r\n\x00" + bytes(8)  # signature, flags, no extension
